@@ -1,0 +1,145 @@
+/**
+ * The configuration schema: every key, its default and what it accepts.
+ * A config written for the Go autosolve loads unchanged; keys it does not know
+ * (`ai`, `scheduler`, `http`, `github.baseUrl`, ...) are optional additions.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const DURATION_HINT = 'a duration like 250ms, 5s, 1m30s or 2h';
+
+/** A duration in milliseconds, written as text (`1m30s`). */
+function duration(defaultMs: number, { positive = false } = {}) {
+  return z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      if (positive && ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a positive duration (${DURATION_HINT}), got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .default(defaultMs);
+}
+
+const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
+
+const repository = z.strictObject({
+  owner: z.string().regex(GITHUB_NAME, 'expected a GitHub owner (letters, digits, "-", "_", ".")'),
+  name: z.string().regex(GITHUB_NAME, 'expected a repository name (letters, digits, "-", "_", ".")'),
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+export const configSchema = z.strictObject({
+  log: z
+    .strictObject({
+      /** Debug-level logs and stack traces. Default false. */
+      debug: z.boolean().default(false),
+      /** Add the source file to log lines (accepted from the Go config; pino has no cheap equivalent). Default false. */
+      source: z.boolean().default(false),
+      /** Readable coloured lines instead of JSON. Default: when stdout is a terminal. */
+      terminal: z.boolean().optional(),
+    })
+    .prefault({}),
+  database: z
+    .strictObject({
+      /** The SQLite file. Default `autosolve.db`; its folder is created when missing. */
+      sqlitePath: z.string().min(1).default('autosolve.db'),
+    })
+    .prefault({}),
+  github: z
+    .strictObject({
+      /** A token that can read the repositories' issues and write comments. Falls back to GITHUB_TOKEN. */
+      token: z.string().default(''),
+      /** API root. Default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3. */
+      baseUrl: httpUrl.default('https://api.github.com'),
+      /** The repositories to watch. */
+      repositories: z.array(repository).default([]),
+      /** Per-request timeout. Default 30s. */
+      httpClientTimeout: duration(30_000, { positive: true }),
+      rateLimit: z
+        .strictObject({
+          /** Minimum gap between two requests, for all repositories together. Default 1s (≤ 3,600 requests/hour). */
+          minInterval: duration(1_000),
+          /** Requests in flight at once. Default 8. */
+          maxConcurrent: z.number().int().positive().default(8),
+        })
+        .prefault({}),
+      issues: z
+        .strictObject({
+          /** How often each repository's issues are polled. Default 1m. */
+          parseInterval: duration(60_000, { positive: true }),
+          /** Only issues carrying this label (case-insensitive) are dispatched. Default: every issue. */
+          requiredLabel: z.string().min(1).optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  ollama: z
+    .strictObject({
+      /** Ollama's address. Default http://localhost:11434. */
+      endpoint: httpUrl.default('http://localhost:11434'),
+      /** The model to run. Default llama3.1. */
+      model: z.string().min(1).default('llama3.1'),
+    })
+    .prefault({}),
+  ai: z
+    .strictObject({
+      /** Which executor answers: ollama (default), openai (any compatible endpoint), command, or demo. */
+      provider: z.enum(['ollama', 'openai', 'command', 'demo']).default('ollama'),
+      /** How long one answer may take. Default 5m. */
+      timeout: duration(300_000, { positive: true }),
+      /** Failed attempts before a queue job is dead. Default 5. */
+      maxAttempts: z.number().int().positive().default(5),
+      /** Queue jobs in flight at once. Default 1. */
+      concurrency: z.number().int().positive().default(1),
+      /** Prompt template with {{repository}} {{number}} {{title}} {{body}} {{labels}} {{url}}. Default: a triage prompt. */
+      prompt: z.string().min(1).optional(),
+      /** Issue bodies longer than this are cut, with a note. Default 8000. */
+      maxBodyChars: z.number().int().positive().default(8_000),
+      /** Do everything but post; log the comment instead. Default false. */
+      dryRun: z.boolean().default(false),
+      openai: z
+        .strictObject({
+          /** Chat-completions API root. Default https://api.openai.com/v1. */
+          baseUrl: httpUrl.default('https://api.openai.com/v1'),
+          /** Model name; required with provider openai. */
+          model: z.string().min(1).optional(),
+          /** API key. Falls back to OPENAI_API_KEY. */
+          apiKey: z.string().default(''),
+        })
+        .prefault({}),
+      command: z
+        .strictObject({
+          /** argv of the program to run, spawned without a shell; required with provider command. */
+          run: z.array(z.string().min(1)).min(1).optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      /** How long preflights may retry node/service failures before start-up fails. Default 2m. */
+      setupBudget: duration(120_000, { positive: true }),
+      /** How long in-flight work may take to finish after SIGINT/SIGTERM. Default 30s. */
+      shutdownGrace: duration(30_000),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      /** Serve /healthz, /readyz, /metrics and the dashboard here, e.g. 127.0.0.1:9464. Default: off. */
+      listen: z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)?:?\d{1,5}$/, 'expected HOST:PORT or PORT').optional(),
+    })
+    .prefault({}),
+  /** Accepted from the Go config; not used yet. */
+  otel: z.unknown().optional(),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,115 @@
+/**
+ * How a failure should be treated, as small structural facts rather than
+ * class hierarchies (see ARCHITECTURE.md, "Errors and retry live in one place").
+ *
+ * Only adapters (GitHub client, AI executors, store) attach these facts to the
+ * errors they create. Domain code wraps errors with `cause`; the scheduler walks
+ * the cause chain and asks. Nobody else retries.
+ */
+
+/**
+ * - `node`: the transport failed (DNS, reset, refused, TLS, timeout, truncated body).
+ * - `service`: the remote is under pressure (rate limit, 5xx, secondary limit).
+ * - `permanent`: retrying cannot help (bad credentials, not found, no access).
+ *
+ * An error without any of these is *unknown*.
+ */
+export type FailureKind = 'node' | 'service' | 'permanent';
+
+export interface Classified {
+  readonly failureKind: FailureKind;
+}
+
+export interface WaitHinted {
+  /** Exactly how long the remote asked us to wait, in milliseconds. */
+  readonly waitMs: number;
+}
+
+const MAX_CAUSE_DEPTH = 16;
+
+function* causeChain(error: unknown): Generator<unknown> {
+  let current: unknown = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && current !== undefined && current !== null; depth++) {
+    yield current;
+    current = typeof current === 'object' && 'cause' in current ? (current as { cause?: unknown }).cause : undefined;
+  }
+}
+
+function isClassified(value: unknown): value is Classified {
+  if (typeof value !== 'object' || value === null || !('failureKind' in value)) return false;
+  const kind = (value as { failureKind: unknown }).failureKind;
+  return kind === 'node' || kind === 'service' || kind === 'permanent';
+}
+
+function isWaitHinted(value: unknown): value is WaitHinted {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'waitMs' in value &&
+    typeof (value as { waitMs: unknown }).waitMs === 'number' &&
+    Number.isFinite((value as { waitMs: number }).waitMs)
+  );
+}
+
+/** The first classification found along the cause chain, or `unknown`. */
+export function failureKindOf(error: unknown): FailureKind | 'unknown' {
+  for (const link of causeChain(error)) {
+    if (isClassified(link)) return link.failureKind;
+  }
+  return 'unknown';
+}
+
+/** The first wait hint found along the cause chain, in milliseconds. */
+export function waitHintOf(error: unknown): number | undefined {
+  for (const link of causeChain(error)) {
+    if (isWaitHinted(link)) return Math.max(0, link.waitMs);
+  }
+  return undefined;
+}
+
+/** Whether a retry can help: node and service failures. */
+export function isRetryable(error: unknown): boolean {
+  const kind = failureKindOf(error);
+  return kind === 'node' || kind === 'service';
+}
+
+/** Whether the failure was caused by our own shutdown signal. */
+export function isAbort(error: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted) return true;
+  for (const link of causeChain(error)) {
+    if (link instanceof Error && link.name === 'AbortError') return true;
+  }
+  return false;
+}
+
+/** Options for adapters that create classified errors. */
+export interface ClassifiedErrorOptions {
+  readonly cause?: unknown;
+  readonly waitMs?: number;
+}
+
+/**
+ * The error adapters throw. It is a plain Error carrying the facts above; the
+ * scheduler never checks its class, only the facts.
+ */
+export class ClassifiedError extends Error implements Classified {
+  readonly failureKind: FailureKind;
+  readonly waitMs?: number;
+
+  constructor(kind: FailureKind, message: string, options: ClassifiedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ClassifiedError';
+    this.failureKind = kind;
+    if (options.waitMs !== undefined) this.waitMs = options.waitMs;
+  }
+}
+
+/** Message of an error and its causes, joined, for logs and job records. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (const link of causeChain(error)) {
+    const message = link instanceof Error ? link.message : String(link);
+    if (message && !parts.includes(message)) parts.push(message);
+  }
+  return parts.join(': ') || 'unknown error';
+}

@@ -1,0 +1,167 @@
+/**
+ * The ports the domain needs. Adapters in `src/infra/` implement them; domain
+ * tasks receive them through their constructors (wired in `src/app.ts`).
+ */
+import type { Comment, Issue, RemoteRepository, RepositoryRef, SyncCursor } from './entities.js';
+
+// ---------------------------------------------------------------- GitHub
+
+export interface ListIssuesRequest {
+  /** Issues updated at or after this ISO 8601 time (inclusive); null for all. */
+  readonly since: string | null;
+  /** 1-based page number. */
+  readonly page: number;
+  /** ETag of an earlier response to the very same request, for a conditional request. */
+  readonly etag: string | null;
+}
+
+export type ListIssuesResult =
+  | { readonly notModified: true }
+  | {
+      readonly notModified: false;
+      /** Issues and pull requests (flagged), `updated` ascending. */
+      readonly issues: readonly Issue[];
+      /** Whether GitHub announced a next page (Link: rel="next"). */
+      readonly hasNextPage: boolean;
+      /** The response's ETag, to send back as If-None-Match. */
+      readonly etag: string | null;
+    };
+
+export interface RepositoryReader {
+  getRepository(repo: RepositoryRef, signal: AbortSignal): Promise<RemoteRepository>;
+}
+
+export interface IssueLister {
+  /** One page of `GET /repos/{owner}/{repo}/issues?state=all&sort=updated&direction=asc`. */
+  listIssues(repo: RepositoryRef, request: ListIssuesRequest, signal: AbortSignal): Promise<ListIssuesResult>;
+}
+
+export interface IssueReader {
+  getIssue(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Issue>;
+  /** Every comment of the issue, all pages. */
+  listComments(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Comment[]>;
+}
+
+export interface IssueCommenter {
+  createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal): Promise<Comment>;
+  updateComment(repo: RepositoryRef, commentId: number, body: string, signal: AbortSignal): Promise<Comment>;
+}
+
+/** Everything autosolve asks of GitHub. */
+export type GitHubPort = RepositoryReader & IssueLister & IssueReader & IssueCommenter;
+
+// ---------------------------------------------------------------- AI executors
+
+/** What an executor gets for one issue. */
+export interface ExecutorInput {
+  /** `owner/name`. */
+  readonly repository: string;
+  readonly number: number;
+  readonly title: string;
+  readonly body: string;
+  readonly labels: readonly string[];
+  readonly url: string;
+  /** The rendered prompt (template filled, issue text fenced off as data). */
+  readonly prompt: string;
+}
+
+export interface ExecutorOutput {
+  /** The answer, Markdown. */
+  readonly text: string;
+  /** Which model or program produced it, for the comment footer. */
+  readonly model: string;
+}
+
+/**
+ * Runs the AI tool for one issue. Failures are classified by the adapter:
+ * node/service errors mean the backend is unreachable or overloaded (the job
+ * goes back to the queue without spending an attempt); anything else means the
+ * job itself failed (an attempt is spent).
+ */
+export interface Executor {
+  /** For logs and the comment footer, e.g. `ollama llama3.1`. */
+  readonly description: string;
+  run(input: ExecutorInput, signal: AbortSignal): Promise<ExecutorOutput>;
+}
+
+// ---------------------------------------------------------------- logging
+
+/** The logging the domain needs; pino's Logger satisfies it. */
+export interface Log {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+  child(bindings: Record<string, unknown>): Log;
+}
+
+// ---------------------------------------------------------------- storage
+
+/** Records the repositories the preflight validated. */
+export interface RepositoryRecorder {
+  /** Upserts the configured repository with GitHub's id; returns our repository id. */
+  record(configured: RepositoryRef, remote: RemoteRepository): Promise<number>;
+}
+
+/** A queue job the poller asks for, committed with the issues that imply it. */
+export interface JobRequest {
+  readonly type: string;
+  readonly issueGithubId: number;
+}
+
+export interface SaveResult {
+  /** Issues new or changed since they were last stored. */
+  readonly changed: number;
+  /** Queue jobs created (coalesced ones not counted). */
+  readonly enqueued: number;
+}
+
+export type PollOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
+
+export interface IssueSyncStore {
+  cursor(repositoryId: number): Promise<SyncCursor>;
+  /**
+   * One transaction: upsert the issues, store the next cursor, enqueue the jobs
+   * (only for issues new or changed, never answered before, coalescing into a
+   * live job). Either all of it is stored or none.
+   */
+  save(
+    repositoryId: number,
+    issues: readonly Issue[],
+    nextCursor: SyncCursor,
+    jobs: readonly JobRequest[],
+  ): Promise<SaveResult>;
+  /** Remembers how the latest poll ended, for `autosolve status`. */
+  recordPoll(repositoryId: number, outcome: PollOutcome): Promise<void>;
+}
+
+// ---------------------------------------------------------------- queue
+
+/** A durable dispatch row, claimed by one worker at a time. */
+export interface QueueJob {
+  readonly id: number;
+  readonly type: string;
+  readonly repositoryId: number;
+  readonly issueGithubId: number;
+  /** Attempts spent, this claim included. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  /** Proves the claim is still ours when we complete or fail the job. */
+  readonly claimToken: string;
+}
+
+/**
+ * How a queue job ended. `answered` and `already-answered` mark the issue as
+ * handled for good; the others let a later change enqueue it again.
+ */
+export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-eligible';
+
+export interface DispatchQueue {
+  /** Atomically claims up to `limit` visible jobs of a type for `visibilityMs`. */
+  claim(type: string, limit: number, visibilityMs: number): Promise<QueueJob[]>;
+  complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string }): Promise<void>;
+  /** Back to pending without spending the attempt (the backend was unavailable). */
+  release(job: QueueJob, delayMs: number): Promise<void>;
+  /** The attempt failed: pending again after a backoff, or dead after the last attempt. */
+  fail(job: QueueJob, error: string): Promise<'retrying' | 'dead'>;
+}

@@ -1,0 +1,90 @@
+/**
+ * Versioned migrations with up and down, recorded in the database (Kysely's
+ * Migrator and its kysely_migration table). The list below is the schema's history.
+ */
+import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import * as initial from './migrations/001-initial.js';
+import type { Schema } from './schema.js';
+
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '001-initial': initial,
+};
+
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS);
+
+/** The database was migrated by a newer build. Nothing is changed. */
+export class SchemaTooNewError extends Error {
+  readonly unknown: readonly string[];
+  constructor(path: string, unknown: readonly string[]) {
+    super(
+      `the database ${path} has a newer schema than this build of autosolve (unknown migrations: ${unknown.join(', ')}); ` +
+        'upgrade autosolve, or point database.sqlitePath at another file',
+    );
+    this.name = 'SchemaTooNewError';
+    this.unknown = unknown;
+  }
+}
+
+export interface MigrationStatus {
+  readonly name: string;
+  readonly executedAt: Date | null;
+}
+
+export class SchemaMigrator {
+  readonly #migrator: Migrator;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly path: string,
+  ) {
+    this.#migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
+  }
+
+  async status(): Promise<MigrationStatus[]> {
+    await this.assertNotNewer();
+    const migrations = await this.#migrator.getMigrations();
+    return migrations.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
+  }
+
+  /** Applies every pending migration; returns the names applied. */
+  async up(): Promise<string[]> {
+    await this.assertNotNewer();
+    return names(await this.#migrator.migrateToLatest());
+  }
+
+  /** Reverts the last `steps` applied migrations; returns the names reverted. */
+  async down(steps = 1): Promise<string[]> {
+    await this.assertNotNewer();
+    const reverted: string[] = [];
+    for (let i = 0; i < steps; i++) {
+      const step = names(await this.#migrator.migrateDown());
+      if (step.length === 0) break;
+      reverted.push(...step);
+    }
+    return reverted;
+  }
+
+  /** Reverts everything, then applies everything: an empty database of the current schema. */
+  async fresh(): Promise<void> {
+    await this.assertNotNewer();
+    names(await this.#migrator.migrateTo(NO_MIGRATIONS));
+    names(await this.#migrator.migrateToLatest());
+  }
+
+  /** Refuses a database migrated by a newer build, before anything is written. */
+  async assertNotNewer(): Promise<void> {
+    const tables = await this.db.introspection.getTables({ withInternalKyselyTables: true });
+    if (!tables.some((t) => t.name === 'kysely_migration')) return;
+    const applied = await this.db
+      .selectFrom('kysely_migration' as never)
+      .select('name' as never)
+      .execute();
+    const unknown = (applied as Array<{ name: string }>).map((r) => r.name).filter((n) => !(n in MIGRATIONS));
+    if (unknown.length > 0) throw new SchemaTooNewError(this.path, unknown);
+  }
+}
+
+function names(result: { error?: unknown; results?: MigrationResult[] }): string[] {
+  if (result.error) throw result.error;
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,89 @@
+/** Table types for Kysely. Times are ISO 8601 text; booleans are 0/1 integers (portable to PostgreSQL). */
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  owner: string;
+  name: string;
+  github_id: number | null;
+  validated_at: string | null;
+  created_at: string;
+}
+
+export interface IssuesTable {
+  id: Generated<number>;
+  github_id: number;
+  repository_id: number;
+  number: number;
+  title: string;
+  body: string | null;
+  state: string;
+  is_pull_request: number;
+  /** JSON array of label names. */
+  labels: string;
+  author: string | null;
+  html_url: string;
+  comments_count: number;
+  created_at: string;
+  updated_at: string;
+  synced_at: string;
+}
+
+export interface SyncCursorsTable {
+  repository_id: number;
+  topic: string;
+  since: string | null;
+  page: number;
+  etag: string | null;
+  updated_at: string;
+  /** Last pass that completed (200 or 304). */
+  last_polled_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
+export type QueueJobState = 'pending' | 'running' | 'done' | 'dead';
+
+export interface JobsTable {
+  id: Generated<number>;
+  type: string;
+  repository_id: number;
+  issue_github_id: number;
+  state: QueueJobState;
+  attempts: number;
+  max_attempts: number;
+  /** Not visible to claims before this time. */
+  run_after: string;
+  /** While running: the claim expires at this time and the job comes back. */
+  locked_until: string | null;
+  locked_by: string | null;
+  last_error: string | null;
+  /** How a done job ended: answered, already-answered, dry-run, not-eligible. */
+  outcome: string | null;
+  comment_url: string | null;
+  /** JSON. */
+  payload: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** Small facts the daemon remembers between runs (e.g. the rate-limit budget last seen). */
+export interface StateTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface Schema {
+  repositories: RepositoriesTable;
+  issues: IssuesTable;
+  sync_cursors: SyncCursorsTable;
+  jobs: JobsTable;
+  state: StateTable;
+}
+
+export type IssueRow = Selectable<IssuesTable>;
+export type NewIssueRow = Insertable<IssuesTable>;
+export type JobRow = Selectable<JobsTable>;
+export type RepositoryRow = Selectable<RepositoriesTable>;

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir, writeFile } from './support/cli.js';
+
+const GO_CONFIG = `# a config written for the Go autosolve
+log:
+  debug: false
+  source: true
+  terminal: false
+database:
+  sqlitePath: ./autosolve.sqlite
+github:
+  token: ghp_goConfigToken0123456789
+  repositories:
+    - owner: thumbrise
+      name: autosolve
+    - owner: thumbrise
+      name: otelext
+  httpClientTimeout: 30s
+  rateLimit:
+    minInterval: 750ms
+  issues:
+    parseInterval: 1m30s
+    requiredLabel: autosolve
+ollama:
+  endpoint: http://localhost:11434
+  model: qwen2.5-coder:7b
+otel:
+  serviceName: autosolve
+  exporter:
+    endpoint: localhost:4317
+`;
+
+describe('configuration', () => {
+  let dir: { path: string; cleanup: () => void };
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => dir.cleanup());
+
+  it('loads a Go autosolve config unchanged and masks the token', async () => {
+    const file = writeFile(dir.path, 'go.yml', GO_CONFIG);
+    const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /parseInterval: 1m30s/);
+    assert.match(result.stdout, /minInterval: 750ms/);
+    assert.match(result.stdout, /requiredLabel: autosolve/);
+    assert.match(result.stdout, /model: qwen2.5-coder:7b/);
+    assert.ok(!result.stdout.includes('ghp_goConfigToken0123456789'), 'token printed');
+    assert.match(result.stdout, /token: "\*\*\* \(set/);
+  });
+
+  it('reports every problem at once, each with its key path, with did-you-mean hints and exit 2', async () => {
+    const file = writeFile(
+      dir.path,
+      'bad.yml',
+      `github:
+  token: abc
+  repositories:
+    - owner: acme
+      nme: api
+  issues:
+    parseIntervall: 5s
+  rateLimit:
+    minInterval: fast
+  httpClientTimeout: 10
+ai:
+  provider: claude
+  maxAttempts: -1
+databse:
+  sqlitePath: x.db
+`,
+    );
+    const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path });
+    assert.equal(result.code, 2);
+    const err = result.stderr;
+    assert.match(err, /github\.repositories\[0\]\.nme: unknown key \(did you mean "name"\?\)/);
+    assert.match(err, /github\.repositories\[0\]\.name: required/);
+    assert.match(err, /github\.issues\.parseIntervall: unknown key \(did you mean "parseInterval"\?\)/);
+    assert.match(err, /github\.rateLimit\.minInterval: expected a duration like 250ms, 5s, 1m30s or 2h, got "fast"/);
+    assert.match(err, /github\.httpClientTimeout: expected a duration/);
+    assert.match(err, /ai\.provider: /);
+    assert.match(err, /ai\.maxAttempts: /);
+    assert.match(err, /databse: unknown key \(did you mean "database"\?\)/);
+    assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+  });
+
+  it('exits 2 naming a missing config file and a YAML syntax error', async () => {
+    const missing = await runCli(['config', 'check', '--config', 'nope.yml'], { cwd: dir.path });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope\.yml: file not found/);
+
+    const broken = writeFile(dir.path, 'broken.yml', 'github:\n  token: [unclosed\n');
+    const syntax = await runCli(['config', 'check', '--config', broken], { cwd: dir.path });
+    assert.equal(syntax.code, 2);
+    assert.match(syntax.stderr, /broken\.yml: YAML syntax error/);
+  });
+
+  it('requires a token and a repository for running', async () => {
+    const empty = tempDir();
+    try {
+      const result = await runCli(['config', 'check'], { cwd: empty.path });
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /github\.token: required/);
+      assert.match(result.stderr, /github\.repositories: list at least one repository/);
+    } finally {
+      empty.cleanup();
+    }
+  });
+
+  it('lets AUTOSOLVE_* variables override every key, and GITHUB_TOKEN supply the token', async () => {
+    const file = writeFile(dir.path, 'config.yml', GO_CONFIG);
+    const result = await runCli(['config', 'check'], {
+      cwd: dir.path,
+      env: {
+        AUTOSOLVE_DATABASE_SQLITEPATH: '/tmp/elsewhere.db',
+        AUTOSOLVE_GITHUB_ISSUES_PARSEINTERVAL: '2h',
+        AUTOSOLVE_LOG_DEBUG: 'true',
+        AUTOSOLVE_GITHUB_REPOSITORIES: 'acme/api,acme/web',
+        AUTOSOLVE_AI_MAXATTEMPTS: '7',
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`valid \\(${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+    assert.match(result.stdout, /sqlitePath: \/tmp\/elsewhere\.db/);
+    assert.match(result.stdout, /parseInterval: 2h/);
+    assert.match(result.stdout, /debug: true/);
+    assert.match(result.stdout, /owner: acme\n\s+name: web/);
+    assert.match(result.stdout, /maxAttempts: 7/);
+
+    const fallback = tempDir();
+    try {
+      const viaEnv = await runCli(['config', 'check'], {
+        cwd: fallback.path,
+        env: { GITHUB_TOKEN: 'ghp_fromTheEnvironment', AUTOSOLVE_GITHUB_REPOSITORIES: 'acme/api' },
+      });
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      assert.match(viaEnv.stdout, /token: "\*\*\* \(set, 22 characters\)"/);
+      assert.ok(!viaEnv.stdout.includes('ghp_fromTheEnvironment'));
+    } finally {
+      fallback.cleanup();
+    }
+  });
+
+  it('finds the file through AUTOSOLVE_CONFIG and rejects unknown AUTOSOLVE_ variables', async () => {
+    const file = writeFile(dir.path, 'via-env.yml', GO_CONFIG);
+    const ok = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file } });
+    assert.equal(ok.code, 0, ok.stderr);
+
+    const typo = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file, AUTOSOLVE_GITHUB_TOKN: 'x', AUTOSOLVE_AI_DRYRUN: 'maybe' } });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /AUTOSOLVE_GITHUB_TOKN: unknown environment variable \(did you mean AUTOSOLVE_GITHUB_TOKEN\?\)/);
+    assert.match(typo.stderr, /AUTOSOLVE_AI_DRYRUN: expected true or false/);
+  });
+
+  it('answers usage errors with exit 2', async () => {
+    const result = await runCli(['migrate', 'down', 'many'], { cwd: dir.path, env: { AUTOSOLVE_CONFIG: writeFile(dir.path, 'u.yml', GO_CONFIG) } });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /positive whole number of steps, got "many"/);
+    const unknown = await runCli(['frobnicate'], { cwd: dir.path });
+    assert.equal(unknown.code, 2);
+  });
+});
