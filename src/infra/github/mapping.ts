@@ -1,0 +1,123 @@
+/**
+ * GitHub's JSON → our entities. Nothing past src/infra/github/ sees GitHub's
+ * wire format or Octokit's types. Only the fields we use are checked, so
+ * GitHub adding fields never breaks us; a missing or mistyped field we rely on
+ * is an error that names it.
+ */
+import { z } from 'zod';
+import type { Comment, Issue, RemoteRepository } from '../../domain/entities.js';
+
+const userSchema = z.object({ login: z.string() }).nullish();
+
+const repositorySchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  owner: z.object({ login: z.string() }),
+  private: z.boolean(),
+  html_url: z.string(),
+});
+
+// GitHub documents labels as objects, but its schema also allows bare strings.
+const labelSchema = z.union([z.string(), z.object({ name: z.string() })]);
+
+const issueSchema = z.object({
+  id: z.number(),
+  number: z.number(),
+  title: z.string(),
+  body: z.string().nullish(),
+  state: z.enum(['open', 'closed']),
+  labels: z.array(labelSchema).default([]),
+  user: userSchema,
+  html_url: z.string(),
+  comments: z.number().default(0),
+  created_at: z.string(),
+  updated_at: z.string(),
+  pull_request: z.unknown().optional(),
+});
+
+const commentSchema = z.object({
+  id: z.number(),
+  body: z.string().nullish(),
+  user: userSchema,
+  html_url: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+/** GitHub answered with JSON of a shape we do not understand: a bug or an API change, not a transient failure. */
+export class UnexpectedGitHubPayloadError extends Error {
+  constructor(what: string, issues: readonly z.core.$ZodIssue[]) {
+    const first = issues[0];
+    const where = first === undefined ? '' : ` (${first.path.join('.') || 'root'}: ${first.message})`;
+    super(`GitHub's answer did not look like ${what}${where}`);
+    this.name = 'UnexpectedGitHubPayloadError';
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, what: string, data: unknown): T {
+  const result = schema.safeParse(data);
+  if (!result.success) throw new UnexpectedGitHubPayloadError(what, result.error.issues);
+  return result.data;
+}
+
+export function toRemoteRepository(data: unknown): RemoteRepository {
+  const repo = parse(repositorySchema, 'a repository', data);
+  return {
+    githubId: repo.id,
+    owner: repo.owner.login,
+    name: repo.name,
+    private: repo.private,
+    htmlUrl: repo.html_url,
+  };
+}
+
+export function toIssue(data: unknown): Issue {
+  const issue = parse(issueSchema, 'an issue', data);
+  return {
+    githubId: issue.id,
+    number: issue.number,
+    title: issue.title,
+    body: issue.body ?? null,
+    state: issue.state,
+    // GitHub marks pull requests in the issue list with a `pull_request` object.
+    isPullRequest: issue.pull_request !== undefined && issue.pull_request !== null,
+    labels: issue.labels.map((label) => (typeof label === 'string' ? label : label.name)),
+    author: issue.user?.login ?? null,
+    htmlUrl: issue.html_url,
+    commentsCount: issue.comments,
+    createdAt: issue.created_at,
+    updatedAt: issue.updated_at,
+  };
+}
+
+export function toIssues(data: unknown): Issue[] {
+  if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of issues', []);
+  return data.map(toIssue);
+}
+
+export function toComment(data: unknown): Comment {
+  const comment = parse(commentSchema, 'a comment', data);
+  return {
+    githubId: comment.id,
+    body: comment.body ?? '',
+    author: comment.user?.login ?? null,
+    htmlUrl: comment.html_url,
+    createdAt: comment.created_at,
+    updatedAt: comment.updated_at,
+  };
+}
+
+export function toComments(data: unknown): Comment[] {
+  if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of comments', []);
+  return data.map(toComment);
+}
+
+/** Whether an RFC 8288 `Link` header announces a `rel="next"` page. */
+export function hasNextLink(link: string | number | undefined): boolean {
+  if (link === undefined) return false;
+  for (const match of String(link).matchAll(/<[^>]*>\s*((?:;\s*[^;,]+)*)/g)) {
+    const rel = /;\s*rel\s*=\s*"?([^";,]+)"?/i.exec(match[1] ?? '');
+    if (rel?.[1]?.split(/\s+/).includes('next')) return true;
+  }
+  return false;
+}

@@ -1,0 +1,263 @@
+/** The REST endpoints the simulator answers, each a pure function of the model and the request. */
+import { paginate } from './pagination.js';
+import {
+  commentPayload,
+  errors,
+  issuePayload,
+  labelPayload,
+  rateLimitPayload,
+  repositoryPayload,
+  userPayload,
+  type UrlBase,
+} from './payloads.js';
+import type { RateLimitBudgets } from './rate-limit.js';
+import { SIM_USER, type IssueRecord, type RepositoryRecord, type SimulatorState } from './state.js';
+
+export interface RouteContext {
+  state: SimulatorState;
+  budgets: RateLimitBudgets;
+  token: string;
+  method: string;
+  /** Without query and '/api/v3' prefix. */
+  path: string;
+  search: URLSearchParams;
+  base: UrlBase;
+  /** The raw request body. */
+  body: string;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  /** Free routes cost no rate-limit unit (GitHub's /rate_limit). */
+  free?: boolean;
+  handle(context: RouteContext, params: string[]): Reply;
+}
+
+const notFound = (): Reply => ({ status: 404, body: errors.notFound() });
+const json = (body: unknown, status = 200): Reply => ({ status, body });
+
+const ISSUE_STATES = ['open', 'closed', 'all'];
+const ISSUE_SORTS = ['created', 'updated', 'comments'];
+const DIRECTIONS = ['asc', 'desc'];
+
+function invalid(resource: string, field: string): Reply {
+  return { status: 422, body: errors.validationFailed(resource, field, 'invalid') };
+}
+
+/** GitHub's `since`: an ISO 8601 timestamp; null when absent, NaN when unparsable. */
+function sinceOf(search: URLSearchParams): number | null {
+  const value = search.get('since');
+  if (value === null || value === '') return null;
+  return /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+}
+
+function pageRequest(context: RouteContext) {
+  return { url: `${context.base.api}${context.path}`, search: context.search };
+}
+
+function withRepository(
+  handle: (context: RouteContext, repository: RepositoryRecord, rest: string[]) => Reply,
+): (context: RouteContext, params: string[]) => Reply {
+  return (context, [owner = '', name = '', ...rest]) => {
+    const repository = context.state.findRepository(owner, name);
+    return repository ? handle(context, repository, rest) : notFound();
+  };
+}
+
+/** A transferred issue's old URL answers 301 to its new one, as GitHub does; writes there get 404. */
+function withIssue(
+  handle: (context: RouteContext, issue: IssueRecord) => Reply,
+): (context: RouteContext, params: string[]) => Reply {
+  return withRepository((context, repository, [number = '']) => {
+    const issue = context.state.findIssue(repository, Number(number));
+    if (issue) return handle(context, issue);
+    const moved = context.method === 'GET' ? context.state.transferredIssue(repository, Number(number)) : undefined;
+    if (!moved) return notFound();
+    const suffix = context.path.replace(/^\/repos\/[^/]+\/[^/]+\/issues\/\d+/, '');
+    const query = context.search.toString();
+    const location =
+      `${context.base.api}/repos/${moved.repository.owner}/${moved.repository.name}/issues/${moved.number}` +
+      `${suffix}${query ? `?${query}` : ''}`;
+    return { status: 301, body: errors.movedPermanently(location), headers: { location } };
+  });
+}
+
+function listIssues(context: RouteContext, repository: RepositoryRecord): Reply {
+  const { search } = context;
+  const state = search.get('state') ?? 'open';
+  const sort = search.get('sort') ?? 'created';
+  const direction = search.get('direction') ?? 'desc';
+  const since = sinceOf(search);
+  if (!ISSUE_STATES.includes(state)) return invalid('Issue', 'state');
+  if (!ISSUE_SORTS.includes(sort)) return invalid('Issue', 'sort');
+  if (!DIRECTIONS.includes(direction)) return invalid('Issue', 'direction');
+  if (Number.isNaN(since)) return invalid('Issue', 'since');
+  const wanted = (search.get('labels') ?? '')
+    .split(',')
+    .map((label) => label.trim().toLowerCase())
+    .filter((label) => label !== '');
+
+  const key = (issue: IssueRecord): number =>
+    sort === 'comments'
+      ? issue.comments.length
+      : Date.parse(sort === 'updated' ? issue.updatedAt : issue.createdAt);
+  const sign = direction === 'asc' ? 1 : -1;
+  const matching = context.state
+    .issuesOf(repository)
+    .filter((issue) => state === 'all' || issue.state === state)
+    .filter((issue) => since === null || Date.parse(issue.updatedAt) >= since)
+    .filter((issue) => {
+      const carried = new Set(issue.labels.map((label) => label.toLowerCase()));
+      return wanted.every((label) => carried.has(label));
+    })
+    .sort((a, b) => sign * (key(a) - key(b)) || a.id - b.id);
+
+  const page = paginate(pageRequest(context), matching);
+  return {
+    status: 200,
+    body: page.items.map((issue) => issuePayload(context.state, context.base, issue)),
+    headers: page.link ? { link: page.link } : {},
+  };
+}
+
+function listComments(context: RouteContext, issue: IssueRecord): Reply {
+  const since = sinceOf(context.search);
+  if (Number.isNaN(since)) return invalid('IssueComment', 'since');
+  const matching = issue.comments
+    .filter((comment) => since === null || Date.parse(comment.updatedAt) >= since)
+    .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id - b.id);
+  const page = paginate(pageRequest(context), matching);
+  return {
+    status: 200,
+    body: page.items.map((comment) => commentPayload(context.state, context.base, comment)),
+    headers: page.link ? { link: page.link } : {},
+  };
+}
+
+/** The `body` field of a JSON request, or the error reply GitHub gives instead. */
+function commentBodyOf(raw: string): { body: string } | { error: Reply } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw === '' ? '{}' : raw);
+  } catch {
+    return { error: { status: 400, body: errors.problemsParsingJson() } };
+  }
+  const body = typeof parsed === 'object' && parsed !== null ? (parsed as { body?: unknown }).body : undefined;
+  if (typeof body !== 'string' || body === '') {
+    return { error: { status: 422, body: errors.validationFailed('IssueComment', 'body', 'missing_field') } };
+  }
+  return { body };
+}
+
+function createComment(context: RouteContext, issue: IssueRecord): Reply {
+  const input = commentBodyOf(context.body);
+  if ('error' in input) return input.error;
+  // The issue's updated_at becomes the comment's created_at: how a poller sees its own writes.
+  const comment = context.state.appendComment(issue, { body: input.body, user: SIM_USER });
+  const payload = commentPayload(context.state, context.base, comment);
+  return { status: 201, body: payload, headers: { location: payload.url } };
+}
+
+const OWNER_REPO = String.raw`/repos/([^/]+)/([^/]+)`;
+
+const routes: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/rate_limit$/,
+    free: true,
+    handle: (context) => json(rateLimitPayload(context.budgets.stateOf(context.token))),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/user$/,
+    handle: (context) => json(userPayload(context.state, context.base, SIM_USER)),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}$`),
+    handle: withRepository((context, repository) =>
+      json(repositoryPayload(context.state, context.base, repository)),
+    ),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}/issues$`),
+    handle: withRepository(listIssues),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}/issues/comments/(\\d+)$`),
+    handle: withRepository((context, repository, [id = '']) => {
+      const comment = context.state.findComment(repository, Number(id));
+      return comment ? json(commentPayload(context.state, context.base, comment)) : notFound();
+    }),
+  },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^${OWNER_REPO}/issues/comments/(\\d+)$`),
+    handle: withRepository((context, repository, [id = '']) => {
+      const comment = context.state.findComment(repository, Number(id));
+      if (!comment) return notFound();
+      const input = commentBodyOf(context.body);
+      if ('error' in input) return input.error;
+      return json(commentPayload(context.state, context.base, context.state.editComment(comment, input.body)));
+    }),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)$`),
+    handle: withIssue((context, issue) => json(issuePayload(context.state, context.base, issue))),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)/comments$`),
+    handle: withIssue(listComments),
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)/comments$`),
+    handle: withIssue(createComment),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${OWNER_REPO}/labels$`),
+    handle: withRepository((context, repository) => {
+      const labels = [...repository.labels.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const page = paginate(pageRequest(context), labels);
+      return {
+        status: 200,
+        body: page.items.map((label) => labelPayload(context.base, repository, label)),
+        headers: page.link ? { link: page.link } : {},
+      };
+    }),
+  },
+];
+
+export interface MatchedRoute {
+  free: boolean;
+  handle(context: RouteContext): Reply;
+}
+
+/** The route for a request, or undefined (GitHub answers 404 for unknown paths and methods alike). */
+export function matchRoute(method: string, path: string): MatchedRoute | undefined {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    let params: string[];
+    try {
+      params = match.slice(1).map((param) => decodeURIComponent(param));
+    } catch {
+      return undefined; // malformed percent-encoding names nothing that exists
+    }
+    return { free: route.free ?? false, handle: (context) => route.handle(context, params) };
+  }
+  return undefined;
+}

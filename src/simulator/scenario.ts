@@ -1,0 +1,126 @@
+/** Scenario files: seed data for the simulator in YAML or JSON, validated before anything starts. */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Scenario } from './types.js';
+
+const timestamp = z
+  .string()
+  .refine((value) => /^\d{4}-\d{2}-\d{2}/.test(value) && !Number.isNaN(Date.parse(value)), {
+    message: 'expected an ISO 8601 timestamp such as 2026-01-02T03:04:05Z',
+  });
+const login = z.string().min(1);
+// GitHub allows letters, digits, '-', '_' and '.' in owner and repository names.
+const repositoryName = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "-", "_" or "."');
+
+const commentSchema = z.strictObject({
+  body: z.string(),
+  user: login.exactOptional(),
+  createdAt: timestamp.exactOptional(),
+});
+
+const issueSchema = z
+  .strictObject({
+    title: z.string().min(1),
+    body: z.string().nullable().exactOptional(),
+    labels: z.array(z.string().min(1)).exactOptional(),
+    user: login.exactOptional(),
+    state: z.enum(['open', 'closed']).exactOptional(),
+    pullRequest: z.boolean().exactOptional(),
+    createdAt: timestamp.exactOptional(),
+    updatedAt: timestamp.exactOptional(),
+    comments: z.array(commentSchema).exactOptional(),
+  })
+  .superRefine((issue, context) => {
+    if (issue.createdAt && issue.updatedAt && Date.parse(issue.updatedAt) < Date.parse(issue.createdAt)) {
+      context.addIssue({ code: 'custom', path: ['updatedAt'], message: 'is before createdAt' });
+    }
+  });
+
+const repositorySchema = z.strictObject({
+  owner: repositoryName,
+  name: repositoryName,
+  private: z.boolean().exactOptional(),
+  issues: z.array(issueSchema).exactOptional(),
+});
+
+export const scenarioSchema = z
+  .strictObject({
+    tokens: z.array(z.string().min(1)).min(1).exactOptional(),
+    repositories: z.array(repositorySchema),
+  })
+  .superRefine((scenario, context) => {
+    const seen = new Set<string>();
+    scenario.repositories.forEach((repository, index) => {
+      const key = `${repository.owner}/${repository.name}`.toLowerCase();
+      if (seen.has(key)) {
+        context.addIssue({ code: 'custom', path: ['repositories', index], message: `duplicate repository ${key}` });
+      }
+      seen.add(key);
+    });
+  });
+
+/** A scenario file that cannot be used; the message names the file and, when known, the field. */
+export class ScenarioError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string | undefined,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${field ? `${field}: ` : ''}${detail}`, options);
+    this.name = 'ScenarioError';
+  }
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, index) => (typeof key === 'number' ? `[${key}]` : `${index === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+/** The first problem zod found, as a field path and a sentence a person can act on. */
+function describeIssue(issue: z.core.$ZodIssue): { field: string; detail: string } {
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    return { field: fieldPath([...issue.path, key]), detail: 'unknown field' };
+  }
+  const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+  return {
+    field: fieldPath(issue.path) || '(top level)',
+    detail: missing ? `is required (${issue.message.replace(/^Invalid input: /, '')})` : issue.message,
+  };
+}
+
+/** Validates a scenario given as data (from a file or from code). */
+export function parseScenario(data: unknown, source = 'scenario'): Scenario {
+  const result = scenarioSchema.safeParse(data);
+  if (result.success) return result.data;
+  const first = result.error.issues[0];
+  if (!first) throw new ScenarioError(source, undefined, 'invalid scenario');
+  const { field, detail } = describeIssue(first);
+  const more = result.error.issues.length - 1;
+  throw new ScenarioError(source, field, more > 0 ? `${detail} (and ${more} more problem(s))` : detail);
+}
+
+/** Reads a YAML or JSON (by extension .json) scenario file and validates it. */
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ScenarioError(file, undefined, `cannot read the file (${code})`, { cause: error });
+  }
+  let data: unknown;
+  try {
+    data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const reason = error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
+    throw new ScenarioError(file, undefined, `not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${reason}`, {
+      cause: error,
+    });
+  }
+  return parseScenario(data, file);
+}
