@@ -1,0 +1,264 @@
+/**
+ * The command executor with real child processes: small Node scripts written
+ * to a temporary directory and run with this very Node binary.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+
+import { describeError, failureKindOf, isAbort } from '../src/domain/failure.js';
+import type { ExecutorInput } from '../src/domain/ports.js';
+import { CommandExecutor, createExecutor } from '../src/infra/ai/index.js';
+import type { CommandExecutorOptions } from '../src/infra/ai/index.js';
+
+const SCRIPTS: Record<string, string> = {
+  // Echoes what it received: stdin JSON, the AUTOSOLVE_* and test variables.
+  'echo.mjs': `
+    let input = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => (input += chunk));
+    process.stdin.on('end', () => {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PATH'));
+      process.stdout.write(JSON.stringify({ stdin: JSON.parse(input), env, argv: process.argv.slice(2) }));
+    });`,
+  'fail.mjs': `
+    process.stderr.write('first-line-of-stderr\\n');
+    for (let i = 0; i < 60; i++) process.stderr.write('noise ' + 'x'.repeat(100) + '\\n');
+    process.stderr.write('last words: disk full\\n');
+    process.exitCode = 3;`,
+  'silent.mjs': `process.stdout.write('  \\n'); process.stderr.write('nothing to say\\n');`,
+  'flood.mjs': `process.stdout.write('y'.repeat(5000)); setInterval(() => {}, 1000);`,
+  // Starts a grandchild that holds our stdout, records both pids, then hangs.
+  // With "stubborn", both ignore SIGTERM so only SIGKILL ends them.
+  'hang.mjs': `
+    import { spawn } from 'node:child_process';
+    import { writeFileSync } from 'node:fs';
+    const [pidFile, mode] = process.argv.slice(2);
+    const trap = mode === 'stubborn' ? "process.on('SIGTERM', () => {});" : '';
+    if (trap) process.on('SIGTERM', () => {});
+    const grandchild = spawn(process.execPath, ['-e', trap + 'setInterval(() => {}, 1000)'], { stdio: 'inherit' });
+    grandchild.on('spawn', () => writeFileSync(pidFile, process.pid + ' ' + grandchild.pid));
+    setInterval(() => {}, 1000);`,
+  // Leaves a grandchild behind (holding no pipes), answers and exits.
+  'orphan.mjs': `
+    import { spawn } from 'node:child_process';
+    import { writeFileSync } from 'node:fs';
+    const grandchild = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    grandchild.on('spawn', () => {
+      writeFileSync(process.argv[2], String(grandchild.pid));
+      process.stdout.write('done');
+      process.exit(0);
+    });`,
+};
+
+let dir = '';
+const startedPids: number[] = [];
+
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'autosolve-command-'));
+  for (const [name, source] of Object.entries(SCRIPTS)) writeFileSync(path.join(dir, name), source);
+});
+
+afterEach(() => {
+  // A failed test must not leave processes behind.
+  for (const pid of startedPids.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const INPUT: ExecutorInput = {
+  repository: 'acme/api',
+  number: 7,
+  title: 'A title',
+  body: 'Body text',
+  labels: ['bug', 'help wanted'],
+  url: 'https://github.com/acme/api/issues/7',
+  prompt: 'the rendered prompt',
+};
+
+function script(name: string, ...args: string[]): string[] {
+  return [process.execPath, path.join(dir, name), ...args];
+}
+
+function executor(run: string[], options: Partial<CommandExecutorOptions> = {}): CommandExecutor {
+  return new CommandExecutor({ run, timeoutMs: 10_000, parentEnv: { PATH: process.env.PATH }, ...options });
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error);
+    return error;
+  }
+  assert.fail('expected the run to fail');
+}
+
+/** Dead includes an unreaped zombie: it runs nothing any more. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, deadlineMs = 5000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function readPids(file: string): number[] {
+  const pids = readFileSync(file, 'utf8').trim().split(' ').map(Number);
+  startedPids.push(...pids);
+  return pids;
+}
+
+void describe('command executor', () => {
+  void it('passes hostile issue text through stdin and env intact, executing none of it', async (t) => {
+    const pwned = path.join(tmpdir(), `pwned-${randomUUID()}`);
+    t.after(() => rmSync(pwned, { force: true }));
+    const title = `$(touch ${pwned}) \`touch ${pwned}\` ; rm -rf ${pwned}; echo "dq" 'sq' | tee ${pwned} && $HOME > ${pwned} \\ %s`;
+    const input = { ...INPUT, title, body: `body $(touch ${pwned})` };
+    // argv is spawned without a shell too: an argument is one literal string.
+    const argument = `$(touch ${pwned}) ; touch ${pwned}`;
+    const output = await executor(script('echo.mjs', argument)).run(input, new AbortController().signal);
+    const seen = JSON.parse(output.text) as { stdin: Record<string, unknown>; env: Record<string, string>; argv: string[] };
+    assert.deepEqual(seen.argv, [argument]);
+    assert.deepEqual(seen.stdin, { ...input });
+    assert.equal(seen.env.AUTOSOLVE_ISSUE_TITLE, title);
+    assert.equal(seen.env.AUTOSOLVE_REPOSITORY, 'acme/api');
+    assert.equal(seen.env.AUTOSOLVE_ISSUE_NUMBER, '7');
+    assert.equal(seen.env.AUTOSOLVE_ISSUE_URL, INPUT.url);
+    assert.equal(seen.env.AUTOSOLVE_ISSUE_LABELS, 'bug,help wanted');
+    assert.equal(seen.env.AUTOSOLVE_PROMPT, 'the rendered prompt');
+    assert.equal(output.model, path.basename(process.execPath));
+
+    // Even a shell the user runs on purpose only expands the variable, never its contents.
+    const viaShell = await executor(['/bin/sh', '-c', 'printf "%s" "$AUTOSOLVE_ISSUE_TITLE"']).run(input, new AbortController().signal);
+    assert.equal(viaShell.text, title);
+    assert.equal(existsSync(pwned), false, 'a command in the title was executed');
+  });
+
+  void it('withholds variables that look like credentials', async () => {
+    const parentEnv = {
+      PATH: process.env.PATH,
+      HARMLESS: 'yes',
+      GITHUB_TOKEN: 'ghp_secret',
+      github_token: 'lower-case',
+      OPENAI_API_KEY: 'sk-secret',
+      MY_SECRET: 'hush',
+      DB_PASSWORD: 'pw',
+      ANTHROPIC_API_KEY: 'allowed-on-purpose',
+    };
+    const run = executor(script('echo.mjs'), { parentEnv, allowEnv: ['ANTHROPIC_API_KEY'] });
+    const { env } = JSON.parse((await run.run(INPUT, new AbortController().signal)).text) as { env: Record<string, string> };
+    assert.equal(env.HARMLESS, 'yes');
+    assert.equal(env.ANTHROPIC_API_KEY, 'allowed-on-purpose');
+    for (const name of ['GITHUB_TOKEN', 'github_token', 'OPENAI_API_KEY', 'MY_SECRET', 'DB_PASSWORD']) {
+      assert.equal(env[name], undefined, `${name} reached the command`);
+    }
+  });
+
+  void it('fails permanently on a non-zero exit, with the exit code and the stderr tail', async () => {
+    const lines: string[] = [];
+    const error = await failureOf(executor(script('fail.mjs'), { onStderr: (line) => lines.push(line) }).run(INPUT, new AbortController().signal));
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.match(error.message, /command node exited with code 3/);
+    assert.match(error.message, /last words: disk full/);
+    assert.doesNotMatch(error.message, /first-line-of-stderr/, 'only the tail is kept');
+    assert.ok(error.message.length < 2600);
+    assert.equal(lines[0], 'first-line-of-stderr');
+    assert.equal(lines.at(-1), 'last words: disk full');
+    assert.equal(lines.length, 62);
+  });
+
+  void it('fails permanently when the command prints nothing', async () => {
+    const error = await failureOf(executor(script('silent.mjs')).run(INPUT, new AbortController().signal));
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.match(error.message, /produced no output; stderr: nothing to say/);
+  });
+
+  void it('fails permanently, naming the program, when it does not exist', async () => {
+    const error = await failureOf(executor(['/nonexistent/autosolve-agent', '--x']).run(INPUT, new AbortController().signal));
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.match(describeError(error), /program not found: \/nonexistent\/autosolve-agent/);
+  });
+
+  void it('kills a command that floods stdout past the cap', async () => {
+    const error = await failureOf(executor(script('flood.mjs'), { maxOutputBytes: 1000 }).run(INPUT, new AbortController().signal));
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.match(error.message, /more than 1000 bytes/);
+  });
+
+  void it('kills the whole process group at the timeout, grandchildren included', async () => {
+    const pidFile = path.join(dir, `pids-${randomUUID()}`);
+    const started = Date.now();
+    const error = await failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 2500 }).run(INPUT, new AbortController().signal));
+    const [child, grandchild] = readPids(pidFile);
+    assert.equal(failureKindOf(error), 'permanent', describeError(error));
+    assert.match(error.message, /did not finish within 2\.5s/);
+    assert.ok(Date.now() - started < 6000);
+    await waitFor('the child to die', () => !isAlive(child!));
+    await waitFor('the grandchild to die', () => !isAlive(grandchild!));
+  });
+
+  void it('escalates to SIGKILL when the group ignores SIGTERM', async () => {
+    const pidFile = path.join(dir, `pids-${randomUUID()}`);
+    const run = executor(script('hang.mjs', pidFile, 'stubborn'), { timeoutMs: 2500, killGraceMs: 300 });
+    const error = await failureOf(run.run(INPUT, new AbortController().signal));
+    const [child, grandchild] = readPids(pidFile);
+    assert.match(error.message, /did not finish within/);
+    await waitFor('the child to die', () => !isAlive(child!));
+    await waitFor('the grandchild to die', () => !isAlive(grandchild!));
+  });
+
+  void it('kills the group and surfaces an AbortError when the caller aborts', async () => {
+    const pidFile = path.join(dir, `pids-${randomUUID()}`);
+    const controller = new AbortController();
+    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 60_000 }).run(INPUT, controller.signal));
+    await waitFor('the command to start its grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '));
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await run;
+    const [child, grandchild] = readPids(pidFile);
+    assert.equal(error.name, 'AbortError');
+    assert.ok(isAbort(error));
+    assert.equal(failureKindOf(error), 'unknown', 'an abort spends no attempt');
+    assert.ok(Date.now() - abortedAt < 2000);
+    await waitFor('the child to die', () => !isAlive(child!));
+    await waitFor('the grandchild to die', () => !isAlive(grandchild!));
+  });
+
+  void it('cleans up what a finished command left running', async () => {
+    const pidFile = path.join(dir, `pid-${randomUUID()}`);
+    const output = await executor(script('orphan.mjs', pidFile)).run(INPUT, new AbortController().signal);
+    const [grandchild] = readPids(pidFile);
+    assert.equal(output.text, 'done');
+    await waitFor('the orphaned grandchild to die', () => !isAlive(grandchild!));
+  });
+
+  void it('passes stderr lines to the hook given to createExecutor', async () => {
+    const lines: string[] = [];
+    const command = createExecutor({ provider: 'command', run: script('silent.mjs'), timeoutMs: 10_000 }, { onStderr: (line) => lines.push(line) });
+    await failureOf(command.run(INPUT, new AbortController().signal));
+    assert.deepEqual(lines, ['nothing to say']);
+  });
+});
