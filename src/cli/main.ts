@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { configCommand } from './config.js';
 import { exitCodeFor, reportError } from './errors.js';
 import { migrateCommand } from './migrate.js';
+import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
 
 export function buildProgram(): Command {
@@ -14,7 +15,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [configCommand(), migrateCommand(), simulatorCommand()]) {
+  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand()]) {
     program.addCommand(command);
   }
   // Subcommands inherit the override so that usage errors exit 2, not 1.

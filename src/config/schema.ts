@@ -97,6 +97,8 @@ export const configSchema = z.strictObject({
       timeout: duration(300_000, { positive: true }),
       /** Failed attempts before a queue job is dead. Default 5. */
       maxAttempts: z.number().int().positive().default(5),
+      /** Delay before a failed queue job's second attempt; doubles each attempt, up to 1h. Default 1m. */
+      retryDelay: duration(60_000),
       /** Queue jobs in flight at once. Default 1. */
       concurrency: z.number().int().positive().default(1),
       /** Prompt template with {{repository}} {{number}} {{title}} {{body}} {{labels}} {{url}}. Default: a triage prompt. */

@@ -165,3 +165,22 @@ export interface DispatchQueue {
   /** The attempt failed: pending again after a backoff, or dead after the last attempt. */
   fail(job: QueueJob, error: string): Promise<'retrying' | 'dead'>;
 }
+
+// ---------------------------------------------------------------- dispatch
+
+/** An issue as last synced, with the repository it is in now. */
+export interface IssueRecord {
+  readonly issue: Issue;
+  readonly repository: RepositoryRef;
+}
+
+export interface IssueCatalog {
+  find(issueGithubId: number): Promise<IssueRecord | undefined>;
+}
+
+/** What the dispatcher reports, for metrics and progress. */
+export interface DispatchObserver {
+  executorFinished?(info: { readonly repository: string; readonly durationMs: number; readonly ok: boolean }): void;
+  commentPosted?(info: { readonly repository: string; readonly number: number; readonly url: string }): void;
+  jobSettled?(info: { readonly repository: string; readonly number: number; readonly outcome: string }): void;
+}

@@ -4,3 +4,4 @@ export { SqlIssueSyncStore } from './issue-sync.js';
 export { SqlJobQueue, HANDLED_OUTCOMES, QUEUE_JOB_STATES, type QueueJobRecord } from './queue.js';
 export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
+export { SqlIssueCatalog } from './issue-catalog.js';

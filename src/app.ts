@@ -1,0 +1,218 @@
+/**
+ * The composition root: builds every object once, by hand, from the validated
+ * configuration. The only module that knows everything.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
+import type { DispatchObserver, Executor, Log } from './domain/ports.js';
+import { DEFAULT_PROMPT } from './domain/prompt.js';
+import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
+import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
+import {
+  openDatabase,
+  SchemaMigrator,
+  SqlIssueCatalog,
+  SqlIssueSyncStore,
+  SqlJobQueue,
+  SqlRepositoryStore,
+  SqlStateStore,
+  type Database,
+} from './infra/store/index.js';
+import { withLogContext } from './infra/telemetry/logger.js';
+import { plan } from './schedule/planner.js';
+import { registry } from './schedule/registry.js';
+import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
+import { USER_AGENT } from './version.js';
+
+/** Where the daemon remembers the token's rate-limit budget for `status`. */
+export const RATE_LIMIT_KEY = 'github.rateLimit';
+/** How often the dispatcher looks at the queue. */
+const DISPATCH_INTERVAL_MS = 5_000;
+
+export interface AppHooks {
+  /** Replaces the configured executor (the demo's built-in one). */
+  readonly executor?: Executor;
+  readonly githubTelemetry?: GitHubTelemetry;
+  readonly schedulerObserver?: SchedulerObserver;
+  readonly dispatchObserver?: DispatchObserver;
+  readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
+}
+
+export type AppState = 'starting' | 'setup' | 'working' | 'stopped';
+
+export class App {
+  #state: AppState = 'starting';
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly database: Database,
+    readonly queue: SqlJobQueue,
+    private readonly log: Logger,
+    private readonly scheduler: Scheduler,
+    private readonly entries: ReturnType<typeof registry>,
+    private readonly repositories: SqlRepositoryStore,
+    private readonly rateLimitRecorder: RateLimitRecorder,
+  ) {}
+
+  static async create(config: Config, log: Logger, hooks: AppHooks = {}): Promise<App> {
+    const database = openDatabase(config.database.sqlitePath);
+    try {
+      await new SchemaMigrator(database.db, database.path).up();
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    const db = database.db;
+    const repositories = new SqlRepositoryStore(db);
+    const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay });
+    const rateLimitRecorder = new RateLimitRecorder(new SqlStateStore(db), log);
+    const github = new GitHubClient({
+      baseUrl: config.github.baseUrl,
+      token: config.github.token,
+      timeoutMs: config.github.httpClientTimeout,
+      userAgent: USER_AGENT,
+      throttle: { minIntervalMs: config.github.rateLimit.minInterval, maxConcurrent: config.github.rateLimit.maxConcurrent },
+      telemetry: combineTelemetry(hooks.githubTelemetry, { onRateLimit: (info) => rateLimitRecorder.seen(info) }),
+    });
+    const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
+    const entries = registry({
+      repositoryValidator: { github, repositories },
+      issuePoller: {
+        github,
+        store: new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
+        interval: config.github.issues.parseInterval,
+        requiredLabel: config.github.issues.requiredLabel,
+        log,
+        ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
+      },
+      dispatcher: {
+        queue,
+        catalog: new SqlIssueCatalog(db),
+        github,
+        executor,
+        interval: DISPATCH_INTERVAL_MS,
+        concurrency: config.ai.concurrency,
+        visibilityMs: config.ai.timeout + 60_000,
+        requiredLabel: config.github.issues.requiredLabel,
+        promptTemplate: config.ai.prompt ?? DEFAULT_PROMPT,
+        maxBodyChars: config.ai.maxBodyChars,
+        dryRun: config.ai.dryRun,
+        log,
+        around: (info, work) => withLogContext(info, work),
+        ...(hooks.dispatchObserver ? { observer: hooks.dispatchObserver } : {}),
+      },
+    });
+    const scheduler = new Scheduler({
+      log,
+      retryBudgetMs: config.scheduler.setupBudget,
+      around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
+      ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
+    });
+    return new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder);
+  }
+
+  get state(): AppState {
+    return this.#state;
+  }
+
+  /**
+   * Plans (rejecting a bad plan before any I/O), runs setup, then the workers:
+   * one pass each with `once`, otherwise until the signal aborts.
+   */
+  async run(signal: AbortSignal, { once }: { once: boolean }): Promise<WorkSummary> {
+    const configured: RepositoryRef[] = this.config.github.repositories;
+    const thePlan = plan(this.entries, configured);
+    this.#state = 'setup';
+    this.log.info({ repositories: configured.length, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories`);
+    await this.scheduler.setup(thePlan.setup, signal);
+    const partitions = await this.#partitions(configured);
+    const jobs = thePlan.bindWork((repository) => {
+      const partition = partitions.get(fullName(repository));
+      if (!partition) throw new Error(`no repository id for ${fullName(repository)} after setup`);
+      return partition;
+    });
+    this.#state = 'working';
+    this.log.info({ jobs: jobs.map((j) => j.name) }, `setup passed; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
+    try {
+      return await this.scheduler.work(jobs, signal, { once });
+    } finally {
+      this.#state = 'stopped';
+    }
+  }
+
+  /** Releases resources last-in first-out; the database closes last. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.rateLimitRecorder.flush();
+      await this.database.close();
+    })();
+    return this.#closing;
+  }
+
+  async #partitions(configured: readonly RepositoryRef[]): Promise<Map<string, Partition>> {
+    const partitions = new Map<string, Partition>();
+    for (const repository of configured) {
+      const id = await this.repositories.idOf(repository);
+      if (id !== undefined) partitions.set(fullName(repository), { ...repository, repositoryId: id });
+    }
+    return partitions;
+  }
+}
+
+function executorSettings(config: Config): ExecutorSettings {
+  const timeoutMs = config.ai.timeout;
+  switch (config.ai.provider) {
+    case 'ollama':
+      return { provider: 'ollama', endpoint: config.ollama.endpoint, model: config.ollama.model, timeoutMs };
+    case 'openai':
+      return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
+    case 'command':
+      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs };
+    case 'demo':
+      return { provider: 'demo' };
+  }
+}
+
+function combineTelemetry(...observers: Array<GitHubTelemetry | undefined>): GitHubTelemetry {
+  const present = observers.filter((o): o is GitHubTelemetry => o !== undefined);
+  return {
+    onResponse: (info) => present.forEach((o) => o.onResponse?.(info)),
+    onRateLimit: (info) => present.forEach((o) => o.onRateLimit?.(info)),
+    onWait: (info) => present.forEach((o) => o.onWait?.(info)),
+  };
+}
+
+/** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */
+class RateLimitRecorder {
+  #latest: unknown;
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly state: SqlStateStore,
+    private readonly log: Log,
+  ) {}
+
+  seen(info: { limit: number; remaining: number; resetAt: number; resource: string }): void {
+    this.#latest = info;
+    this.#dirty = true;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, 2_000).unref();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    try {
+      await this.state.put(RATE_LIMIT_KEY, this.#latest);
+    } catch (error) {
+      this.log.warn({ error: String(error) }, 'could not record the rate-limit budget');
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Task specs: what to do and how often — nothing about retry, rate limits or
+ * how many repositories exist. The registry (src/schedule/registry.ts) says
+ * which phase each runs in; the planner multiplies them by repositories.
+ */
+import type { Partition, RepositoryRef } from './entities.js';
+
+/** A one-shot preflight, run once per configured repository before any worker starts. */
+export interface RepositorySetupSpec {
+  readonly resource: string;
+  run(signal: AbortSignal, repository: RepositoryRef): Promise<void>;
+}
+
+/** A worker run for each repository, every `interval` milliseconds. */
+export interface RepositoryWorkerSpec {
+  readonly resource: string;
+  readonly interval: number;
+  work(signal: AbortSignal, partition: Partition): Promise<void>;
+}
+
+/** A worker run once for the whole daemon, every `interval` milliseconds. */
+export interface GlobalWorkerSpec {
+  readonly resource: string;
+  readonly interval: number;
+  work(signal: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,36 @@
+/** Issues as last synced, for the dispatcher. */
+import type { Kysely } from 'kysely';
+import type { IssueCatalog, IssueRecord } from '../../domain/ports.js';
+import type { Schema } from './schema.js';
+
+export class SqlIssueCatalog implements IssueCatalog {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async find(issueGithubId: number): Promise<IssueRecord | undefined> {
+    const row = await this.db
+      .selectFrom('issues')
+      .innerJoin('repositories', 'repositories.id', 'issues.repository_id')
+      .selectAll('issues')
+      .select(['repositories.owner', 'repositories.name'])
+      .where('issues.github_id', '=', issueGithubId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      repository: { owner: row.owner, name: row.name },
+      issue: {
+        githubId: row.github_id,
+        number: row.number,
+        title: row.title,
+        body: row.body,
+        state: row.state === 'closed' ? 'closed' : 'open',
+        isPullRequest: row.is_pull_request === 1,
+        labels: JSON.parse(row.labels) as string[],
+        author: row.author,
+        htmlUrl: row.html_url,
+        commentsCount: row.comments_count,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      },
+    };
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Logging: pino, JSON lines when stdout is not a terminal, readable coloured
+ * lines when it is (or when log.terminal says so). Every line written during a
+ * pass carries the job name and, where there is one, the repository and issue
+ * number, through the log context. Secrets are removed by pino's redaction, not
+ * by hoping nobody logs them.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export interface LogContext {
+  readonly job?: string;
+  readonly repository?: string;
+  readonly issue?: number;
+}
+
+const context = new AsyncLocalStorage<LogContext>();
+
+/** Runs `work` with fields every log line inside it carries. Nested calls add to the outer context. */
+export function withLogContext<T>(fields: LogContext, work: () => Promise<T>): Promise<T> {
+  return context.run({ ...context.getStore(), ...fields }, work);
+}
+
+/** Paths pino removes from every line, wherever a secret could travel. */
+export const REDACTED_PATHS = [
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'request.headers.authorization',
+  'config.github.token',
+  'config.ai.openai.apiKey',
+];
+
+export interface LoggerOptions {
+  readonly debug: boolean;
+  /** Readable lines instead of JSON. Default: whether the destination is a terminal. */
+  readonly terminal?: boolean | undefined;
+  /** Default: stdout. */
+  readonly destination?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Below info, silence (tests and commands that print their own output). */
+  readonly level?: pino.LevelWithSilent;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const destination = options.destination ?? process.stdout;
+  const readable = options.terminal ?? destination.isTTY === true;
+  const base: pino.LoggerOptions = {
+    level: options.level ?? (options.debug ? 'debug' : 'info'),
+    base: null,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    mixin: () => ({ ...context.getStore() }),
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  if (!readable) return pino(base, pino.destination({ dest: fdOf(destination), sync: true }));
+  return pino(
+    base,
+    pretty({
+      colorize: true,
+      sync: true,
+      destination: fdOf(destination),
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname',
+      messageFormat: '{if job}[{job}] {end}{msg}',
+      hideObject: !options.debug,
+    }),
+  );
+}
+
+function fdOf(stream: NodeJS.WritableStream): number {
+  const fd = (stream as { fd?: unknown }).fd;
+  return typeof fd === 'number' ? fd : 1;
+}

@@ -1,0 +1,119 @@
+/**
+ * The planner: specs × partitions → named jobs. The only place that knows how
+ * configuration maps to repositories and repositories to jobs. Every rejection
+ * happens here, before any I/O.
+ */
+import { fullName, type Partition, type RepositoryRef } from '../domain/entities.js';
+import type { Phase, RegistryEntry, Scope } from './entries.js';
+
+/** The plan is wrong; start-up stops before any I/O. */
+export class PlanError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PlanError';
+  }
+}
+
+export interface SetupJob {
+  readonly name: string;
+  readonly resource: string;
+  readonly repository: RepositoryRef;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export interface WorkJob {
+  readonly name: string;
+  readonly resource: string;
+  readonly scope: Scope;
+  readonly interval: number;
+  readonly repository?: RepositoryRef;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export interface Plan {
+  readonly setup: readonly SetupJob[];
+  /** Every work job's name, known before setup runs. */
+  readonly workNames: readonly string[];
+  /** Binds the work jobs to the partitions setup produced. */
+  bindWork(partitionOf: (repository: RepositoryRef) => Partition): WorkJob[];
+}
+
+const RESOURCE = /^[a-z][a-z0-9-]*$/;
+
+export function jobName(phase: Phase, resource: string, repository?: RepositoryRef): string {
+  return repository ? `${phase}:${resource}:${fullName(repository)}` : `${phase}:${resource}`;
+}
+
+export function plan(entries: readonly RegistryEntry[], repositories: readonly RepositoryRef[]): Plan {
+  const names = new Set<string>();
+  const claim = (name: string) => {
+    if (names.has(name)) {
+      throw new PlanError(`duplicate job ${name}: each spec may be registered once, and each repository configured once`);
+    }
+    names.add(name);
+  };
+
+  const setup: SetupJob[] = [];
+  const workNames: string[] = [];
+  const binders: Array<(partitionOf: (repository: RepositoryRef) => Partition) => WorkJob[]> = [];
+
+  for (const entry of entries) {
+    checkEntry(entry);
+    if (entry.phase === 'setup') {
+      for (const repository of repositories) {
+        const name = jobName('setup', entry.spec.resource, repository);
+        claim(name);
+        const spec = entry.spec;
+        setup.push({ name, resource: spec.resource, repository, run: (signal) => spec.run(signal, repository) });
+      }
+    } else if (entry.scope === 'repository') {
+      const spec = entry.spec;
+      const jobNames = repositories.map((repository) => jobName('work', spec.resource, repository));
+      jobNames.forEach(claim);
+      workNames.push(...jobNames);
+      binders.push((partitionOf) =>
+        repositories.map((repository, index) => {
+          const partition = partitionOf(repository);
+          return {
+            name: jobNames[index] ?? jobName('work', spec.resource, repository),
+            resource: spec.resource,
+            scope: 'repository' as const,
+            interval: spec.interval,
+            repository,
+            run: (signal: AbortSignal) => spec.work(signal, partition),
+          };
+        }),
+      );
+    } else {
+      const spec = entry.spec;
+      const name = jobName('work', spec.resource);
+      claim(name);
+      workNames.push(name);
+      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, run: (signal) => spec.work(signal) }]);
+    }
+  }
+
+  return { setup, workNames, bindWork: (partitionOf) => binders.flatMap((bind) => bind(partitionOf)) };
+}
+
+function checkEntry(entry: RegistryEntry): void {
+  const { phase, scope, spec } = entry as { phase: unknown; scope: unknown; spec: { resource?: unknown; interval?: unknown } };
+  if (phase !== 'setup' && phase !== 'work') {
+    throw new PlanError(`unknown phase ${JSON.stringify(phase)} for ${String(spec.resource)}: use setupPerRepository(), workPerRepository() or workGlobal()`);
+  }
+  if (scope !== 'repository' && scope !== 'global') {
+    throw new PlanError(`unknown scope ${JSON.stringify(scope)} for ${String(spec.resource)}: expected "repository" or "global"`);
+  }
+  if (phase === 'setup' && scope !== 'repository') {
+    throw new PlanError(`setup spec ${String(spec.resource)} must run per repository`);
+  }
+  if (typeof spec.resource !== 'string' || !RESOURCE.test(spec.resource)) {
+    throw new PlanError(`invalid resource name ${JSON.stringify(spec.resource)}: use lower-case words joined by "-", e.g. "issue-poller"`);
+  }
+  if (phase === 'work') {
+    const interval = spec.interval;
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
+      throw new PlanError(`worker ${spec.resource} has interval ${String(interval)}: a worker needs a positive interval in milliseconds, e.g. 60_000`);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The one retry baseline, by classification (ARCHITECTURE.md, "Errors and
+ * retry live in one place"). The delay series come from cockatiel's
+ * ExponentialBackoff; the waiting itself is done by the scheduler, because
+ * cockatiel's retry loop cannot be interrupted by a shutdown signal.
+ */
+import { ExponentialBackoff, noJitterGenerator, type IBackoff } from 'cockatiel';
+import { failureKindOf, waitHintOf, type FailureKind } from '../domain/failure.js';
+
+export interface BackoffRange {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+export interface RetryBaseline {
+  /** Transport failed: retry soon. */
+  readonly node: BackoffRange;
+  /** Remote under pressure: retry gently, or exactly as long as it asked. */
+  readonly service: BackoffRange;
+  /** Nobody recognised the failure: degraded, loud, slow. Also used for permanent failures in work. */
+  readonly unknown: BackoffRange;
+}
+
+export const DEFAULT_BASELINE: RetryBaseline = {
+  node: { initialMs: 2_000, maxMs: 120_000 },
+  service: { initialMs: 5_000, maxMs: 300_000 },
+  unknown: { initialMs: 30_000, maxMs: 300_000 },
+};
+
+export interface RetryDecision {
+  readonly kind: FailureKind | 'unknown';
+  readonly delayMs: number;
+  /** The remote said how long: we wait exactly that. */
+  readonly hinted: boolean;
+}
+
+type Series = 'node' | 'service' | 'unknown';
+
+/** Successive delays for one job; `reset()` after a success. */
+export class ClassifiedBackoff {
+  readonly #states = new Map<Series, IBackoff<unknown>>();
+
+  constructor(private readonly baseline: RetryBaseline = DEFAULT_BASELINE) {}
+
+  next(error: unknown): RetryDecision {
+    const kind = failureKindOf(error);
+    const hint = waitHintOf(error);
+    const series: Series = kind === 'node' || kind === 'service' ? kind : 'unknown';
+    const previous = this.#states.get(series);
+    const state = previous ? previous.next(undefined) : this.#factory(series).next();
+    this.#states.set(series, state);
+    if (kind === 'service' && hint !== undefined) return { kind, delayMs: hint, hinted: true };
+    return { kind, delayMs: Math.round(state.duration), hinted: false };
+  }
+
+  reset(): void {
+    this.#states.clear();
+  }
+
+  #factory(series: Series): ExponentialBackoff<unknown> {
+    const range = this.baseline[series];
+    // No jitter: the throttle already spreads requests out, and operators read
+    // "retrying in 8s" in the logs; predictable doubling is easier to follow.
+    return new ExponentialBackoff({ initialDelay: range.initialMs, maxDelay: range.maxMs, generator: noJitterGenerator });
+  }
+}
+
+/** Waits `ms`, or less when the signal aborts; resolves false when aborted. */
+export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
