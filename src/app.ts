@@ -11,6 +11,7 @@ import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
 import {
   openDatabase,
+  RATE_LIMIT_STATE_KEY,
   SchemaMigrator,
   SqlIssueCatalog,
   SqlIssueSyncStore,
@@ -25,8 +26,6 @@ import { registry } from './schedule/registry.js';
 import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { USER_AGENT } from './version.js';
 
-/** Where the daemon remembers the token's rate-limit budget for `status`. */
-export const RATE_LIMIT_KEY = 'github.rateLimit';
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
 
@@ -37,6 +36,8 @@ export interface AppHooks {
   readonly schedulerObserver?: SchedulerObserver;
   readonly dispatchObserver?: DispatchObserver;
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
+  /** Minimum gap between two GitHub writes (comments); the demo shortens it against its local simulator. Default: the throttle's 1 s. */
+  readonly writeMinIntervalMs?: number;
 }
 
 export type AppState = 'starting' | 'setup' | 'working' | 'stopped';
@@ -73,7 +74,11 @@ export class App {
       token: config.github.token,
       timeoutMs: config.github.httpClientTimeout,
       userAgent: USER_AGENT,
-      throttle: { minIntervalMs: config.github.rateLimit.minInterval, maxConcurrent: config.github.rateLimit.maxConcurrent },
+      throttle: {
+        minIntervalMs: config.github.rateLimit.minInterval,
+        maxConcurrent: config.github.rateLimit.maxConcurrent,
+        ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
+      },
       telemetry: combineTelemetry(hooks.githubTelemetry, { onRateLimit: (info) => rateLimitRecorder.seen(info) }),
     });
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
@@ -94,7 +99,7 @@ export class App {
         executor,
         interval: DISPATCH_INTERVAL_MS,
         concurrency: config.ai.concurrency,
-        visibilityMs: config.ai.timeout + 60_000,
+        visibilityMs: config.ai.visibilityTimeout ?? config.ai.timeout + 60_000,
         requiredLabel: config.github.issues.requiredLabel,
         promptTemplate: config.ai.prompt ?? DEFAULT_PROMPT,
         maxBodyChars: config.ai.maxBodyChars,
@@ -126,7 +131,9 @@ export class App {
     const thePlan = plan(this.entries, configured);
     this.#state = 'setup';
     this.log.info({ repositories: configured.length, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories`);
+    const setupStarted = Date.now();
     await this.scheduler.setup(thePlan.setup, signal);
+    const setupMs = Date.now() - setupStarted;
     const partitions = await this.#partitions(configured);
     const jobs = thePlan.bindWork((repository) => {
       const partition = partitions.get(fullName(repository));
@@ -134,7 +141,7 @@ export class App {
       return partition;
     });
     this.#state = 'working';
-    this.log.info({ jobs: jobs.map((j) => j.name) }, `setup passed; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
+    this.log.info({ setupMs, jobs: jobs.length }, `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
     try {
       return await this.scheduler.work(jobs, signal, { once });
     } finally {
@@ -210,7 +217,7 @@ class RateLimitRecorder {
     if (!this.#dirty) return;
     this.#dirty = false;
     try {
-      await this.state.put(RATE_LIMIT_KEY, this.#latest);
+      await this.state.put(RATE_LIMIT_STATE_KEY, this.#latest);
     } catch (error) {
       this.log.warn({ error: String(error) }, 'could not record the rate-limit budget');
     }

@@ -17,14 +17,22 @@ describe('database and migrations (CLI)', () => {
     const db = join(dir.path, 'nested/deeper/autosolve.db');
     const up = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) });
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stdout, /applied: 001-initial/);
+    assert.match(up.stdout, /applied: 001-initial\napplied: 002-claim-indexes/);
     assert.ok(existsSync(db));
     const status = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
     assert.match(status.stdout, /^applied\s+001-initial/m);
+    assert.match(status.stdout, /^applied\s+002-claim-indexes/m);
 
-    const down = await runCli(['migrate', 'down', '1'], { cwd: dir.path, env: env(db) });
+    const one = await runCli(['migrate', 'down'], { cwd: dir.path, env: env(db) });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, 'reverted: 002-claim-indexes\n');
+    const partly = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
+    assert.match(partly.stdout, /^applied\s+001-initial/m);
+    assert.match(partly.stdout, /^pending\s+002-claim-indexes/m);
+
+    const down = await runCli(['migrate', 'down', '5'], { cwd: dir.path, env: env(db) });
     assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /reverted: 001-initial/);
+    assert.equal(down.stdout, 'reverted: 001-initial\n');
     const after = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
     assert.match(after.stdout, /^pending\s+001-initial/m);
     const sqlite = new BetterSqlite3(db, { readonly: true });
@@ -33,7 +41,7 @@ describe('database and migrations (CLI)', () => {
     assert.deepEqual(tables, [], 'down dropped the tables');
 
     const again = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) });
-    assert.match(again.stdout, /applied: 001-initial/);
+    assert.match(again.stdout, /applied: 001-initial\napplied: 002-claim-indexes/);
     const fresh = await runCli(['migrate', 'fresh'], { cwd: dir.path, env: env(db) });
     assert.equal(fresh.code, 0, fresh.stderr);
   });

@@ -5,9 +5,11 @@ import { debugRequested } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { configCommand } from './config.js';
 import { exitCodeFor, reportError } from './errors.js';
+import { jobsCommand } from './jobs.js';
 import { migrateCommand } from './migrate.js';
 import { runCommand } from './run.js';
 import { simulatorCommand } from './simulator.js';
+import { statusCommand } from './status.js';
 
 export function buildProgram(): Command {
   const program = new Command('autosolve')
@@ -15,7 +17,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand()]) {
+  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand(), statusCommand(), jobsCommand()]) {
     program.addCommand(command);
   }
   // Subcommands inherit the override so that usage errors exit 2, not 1.

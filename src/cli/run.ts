@@ -51,7 +51,7 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
       log.error({ failed: summary.failed }, `finished with ${summary.failed.length} failed jobs: ${summary.failed.join(', ')}`);
       return EXIT_FAILURE;
     }
-    log.info('done');
+    log.info({ rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'done');
     return EXIT_OK;
   } catch (error) {
     if (controller.signal.aborted) {

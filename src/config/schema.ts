@@ -9,7 +9,11 @@ import { parseDuration } from './duration.js';
 const DURATION_HINT = 'a duration like 250ms, 5s, 1m30s or 2h';
 
 /** A duration in milliseconds, written as text (`1m30s`). */
-function duration(defaultMs: number, { positive = false } = {}) {
+function duration(defaultMs: number, options: { positive?: boolean } = {}) {
+  return durationText(options).default(defaultMs);
+}
+
+function durationText({ positive = false }: { positive?: boolean } = {}) {
   return z
     .union([z.string(), z.number()])
     .transform((value, ctx) => {
@@ -23,8 +27,7 @@ function duration(defaultMs: number, { positive = false } = {}) {
         return z.NEVER;
       }
       return ms;
-    })
-    .default(defaultMs);
+    });
 }
 
 const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -97,6 +100,8 @@ export const configSchema = z.strictObject({
       timeout: duration(300_000, { positive: true }),
       /** Failed attempts before a queue job is dead. Default 5. */
       maxAttempts: z.number().int().positive().default(5),
+      /** How long a claimed queue job stays invisible before a crashed worker's job comes back. Default: ai.timeout + 1m. */
+      visibilityTimeout: durationText({ positive: true }).optional(),
       /** Delay before a failed queue job's second attempt; doubles each attempt, up to 1h. Default 1m. */
       retryDelay: duration(60_000),
       /** Queue jobs in flight at once. Default 1. */

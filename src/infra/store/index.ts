@@ -5,3 +5,4 @@ export { SqlJobQueue, HANDLED_OUTCOMES, QUEUE_JOB_STATES, type QueueJobRecord } 
 export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
 export { SqlIssueCatalog } from './issue-catalog.js';
+export { StatusReader, RATE_LIMIT_STATE_KEY, type RepositoryStatus, type RateLimitStatus, type StoredRateLimit, type LatestComment, type QueueTotals } from './status.js';

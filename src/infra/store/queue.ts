@@ -62,6 +62,28 @@ export class SqlJobQueue implements DispatchQueue {
     const token = randomUUID();
     // One statement: select the visible jobs and take them, so two claimers never
     // get the same row. A running job whose claim expired is visible again.
+    // Each kind of visible row is found through its own partial index.
+    const pending = this.db
+      .selectFrom('jobs')
+      .select(['id', 'run_after'])
+      .where('type', '=', type)
+      .where('state', '=', 'pending')
+      .where('run_after', '<=', nowText)
+      .orderBy('run_after')
+      .orderBy('id')
+      .limit(limit);
+    const expired = this.db
+      .selectFrom('jobs')
+      .select(['id', 'run_after'])
+      .where('type', '=', type)
+      .where('state', '=', 'running')
+      .where('locked_until', '<=', nowText)
+      .orderBy('locked_until')
+      .limit(limit);
+    const candidates = this.db
+      .selectFrom(pending.as('pending'))
+      .selectAll()
+      .unionAll(this.db.selectFrom(expired.as('expired')).selectAll());
     const rows = await this.db
       .updateTable('jobs')
       .set((eb) => ({
@@ -71,23 +93,7 @@ export class SqlJobQueue implements DispatchQueue {
         locked_by: token,
         updated_at: nowText,
       }))
-      .where(
-        'id',
-        'in',
-        this.db
-          .selectFrom('jobs')
-          .select('id')
-          .where('type', '=', type)
-          .where((eb) =>
-            eb.or([
-              eb.and([eb('state', '=', 'pending'), eb('run_after', '<=', nowText)]),
-              eb.and([eb('state', '=', 'running'), eb('locked_until', '<=', nowText)]),
-            ]),
-          )
-          .orderBy('run_after')
-          .orderBy('id')
-          .limit(limit),
-      )
+      .where('id', 'in', this.db.selectFrom(candidates.as('visible')).select('id').orderBy('run_after').orderBy('id').limit(limit))
       .returningAll()
       .execute();
     return rows.map(toQueueJob);

@@ -1,0 +1,175 @@
+/** `autosolve jobs list | show ID | retry ID`: the dispatch queue, dead jobs included. */
+import { Command } from 'commander';
+import { QUEUE_JOB_STATES, SqlJobQueue, type QueueJobRecord, type QueueJobState } from '../infra/store/index.js';
+import { UsageError, UserFacingError } from './errors.js';
+import { loadFor, printJson, withConfigOption, type ConfigOption } from './shared.js';
+import { ago, fit, oneLine, openExistingDatabase, pad, WIDTH } from './status.js';
+
+interface JsonOption extends ConfigOption {
+  readonly json?: boolean;
+}
+
+interface ListOptions extends JsonOption {
+  readonly state?: string;
+  readonly limit?: string;
+}
+
+/** Jobs `jobs list` shows unless told otherwise. */
+const DEFAULT_LIMIT = 50;
+
+async function withQueue<T>(options: ConfigOption, work: (queue: SqlJobQueue) => Promise<T>): Promise<T> {
+  const { config } = loadFor(options, false);
+  const database = await openExistingDatabase(config.database.sqlitePath);
+  try {
+    return await work(new SqlJobQueue(database.db));
+  } finally {
+    await database.close();
+  }
+}
+
+function parseState(value: string | undefined): QueueJobState | undefined {
+  if (value === undefined) return undefined;
+  const state = QUEUE_JOB_STATES.find((s) => s === value);
+  if (!state) throw new UsageError(`jobs list: --state must be one of ${QUEUE_JOB_STATES.join(', ')} (got "${value}")`);
+  return state;
+}
+
+function parsePositive(value: string, what: string): number {
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < 1) throw new UsageError(`${what}: expected a positive whole number, got "${value}"`);
+  return number;
+}
+
+async function mustGet(queue: SqlJobQueue, id: number): Promise<QueueJobRecord> {
+  const job = await queue.get(id);
+  if (!job) throw new UserFacingError(`no queue job ${id}`);
+  return job;
+}
+
+export function jobsCommand(): Command {
+  const jobs = new Command('jobs').description('inspect and retry queue jobs (the AI dispatch queue)');
+
+  withConfigOption(jobs.command('list'))
+    .description('list queue jobs, newest first')
+    .option('--state <state>', `only jobs in this state: ${QUEUE_JOB_STATES.join(', ')}`)
+    .option('--limit <n>', `at most this many jobs (default ${DEFAULT_LIMIT})`)
+    .option('--json', 'JSON instead of a table')
+    .action((options: ListOptions) => {
+      const state = parseState(options.state);
+      const limit = options.limit === undefined ? DEFAULT_LIMIT : parsePositive(options.limit, 'jobs list --limit');
+      return withQueue(options, async (queue) => {
+        const found = await queue.list({ ...(state ? { state } : {}), limit });
+        if (options.json) return printJson(found);
+        process.stdout.write(listTable(found, state, limit, new Date()));
+      });
+    });
+
+  withConfigOption(jobs.command('show'))
+    .argument('<id>', 'the queue job id (see `jobs list`)')
+    .description('show one queue job: issue, state, attempts, next run, last error, outcome, payload')
+    .option('--json', 'JSON instead of text')
+    .action((id: string, options: JsonOption) => {
+      const jobId = parsePositive(id, 'jobs show');
+      return withQueue(options, async (queue) => {
+        const job = await mustGet(queue, jobId);
+        if (options.json) return printJson(job);
+        process.stdout.write(describeJob(job, new Date()));
+      });
+    });
+
+  withConfigOption(jobs.command('retry'))
+    .argument('<id>', 'the queue job id (see `jobs list --state dead`)')
+    .description('give a dead or pending job a fresh set of attempts and make it visible now')
+    .option('--json', 'JSON instead of text')
+    .action((id: string, options: JsonOption) => {
+      const jobId = parsePositive(id, 'jobs retry');
+      return withQueue(options, async (queue) => {
+        const before = await mustGet(queue, jobId);
+        refuseRetry(before);
+        // The daemon may claim it between the read and the update: retry() only
+        // touches a dead or pending row, so read what happened instead of assuming.
+        const retried = await queue.retry(jobId);
+        const after = await mustGet(queue, jobId);
+        if (!retried) refuseRetry(after);
+        if (options.json) return printJson({ retried, previousState: before.state, job: after });
+        process.stdout.write(
+          `queue job ${jobId} (${target(after)}): ${before.state === after.state ? `still ${after.state}` : `${before.state} → ${after.state}`}, ` +
+            `attempts ${before.attempts}/${before.maxAttempts} → ${after.attempts}/${after.maxAttempts}, visible now\n`,
+        );
+      });
+    });
+  return jobs;
+}
+
+function refuseRetry(job: QueueJobRecord): void {
+  if (job.state === 'done') {
+    throw new UserFacingError(`queue job ${job.id} is done (outcome ${job.outcome ?? 'unknown'}): there is nothing to retry`);
+  }
+  if (job.state === 'running') {
+    const until = job.lockedUntil ? ` until ${job.lockedUntil}` : '';
+    throw new UserFacingError(`queue job ${job.id} is running (claimed${until}): wait for it to finish, fail or time out`);
+  }
+}
+
+function target(job: QueueJobRecord): string {
+  return job.issueNumber === null ? `${job.repository}, issue id ${job.issueGithubId}` : `${job.repository}#${job.issueNumber}`;
+}
+
+/** Pending: when it becomes visible; running: when it was claimed; done or dead: when it ended. */
+function when(job: QueueJobRecord, now: Date): string {
+  if (job.state === 'pending') return Date.parse(job.runAfter) <= now.getTime() ? 'now' : ago(job.runAfter, now);
+  if (job.state === 'running') return ago(job.updatedAt, now); // when it was claimed
+  return ago(job.finishedAt ?? job.updatedAt, now);
+}
+
+function listTable(found: readonly QueueJobRecord[], state: QueueJobState | undefined, limit: number, now: Date): string {
+  if (found.length === 0) return `no ${state ? `${state} ` : ''}queue jobs\n`;
+  const idWidth = Math.max(2, ...found.map((j) => String(j.id).length));
+  const targets = found.map(target);
+  const targetWidth = Math.min(28, Math.max(5, ...targets.map((t) => t.length)));
+  const header = [pad('ID', idWidth, true), pad('STATE', 7), pad('TRIES', 5), pad('WHEN', 10), pad('ISSUE', targetWidth), 'TITLE / LAST ERROR'];
+  const lines = [header.join('  ')];
+  found.forEach((job, i) => {
+    // A failing job's error says more than its title.
+    const detail = job.lastError && job.state !== 'done' ? oneLine(job.lastError) : (job.issueTitle ?? '');
+    const cells = [
+      pad(String(job.id), idWidth, true),
+      pad(job.state, 7),
+      pad(`${job.attempts}/${job.maxAttempts}`, 5),
+      pad(fit(when(job, now), 10), 10),
+      pad(fit(targets[i] ?? '', targetWidth), targetWidth),
+      detail,
+    ];
+    lines.push(fit(cells.join('  ').trimEnd(), WIDTH));
+  });
+  if (found.length === limit) lines.push(`(the newest ${limit}; --limit N for more)`);
+  return lines.join('\n') + '\n';
+}
+
+function describeJob(job: QueueJobRecord, now: Date): string {
+  const at = (iso: string | null) => (iso ? `${iso} (${ago(iso, now)})` : '-');
+  const nextRun = job.state === 'pending' ? at(job.runAfter) : job.state === 'running' ? `claimed until ${at(job.lockedUntil)}` : '-';
+  const fields: Array<[string, string]> = [
+    ['state', job.state],
+    ['type', job.type],
+    ['repository', job.repository],
+    ['issue', job.issueNumber === null ? `not stored (GitHub id ${job.issueGithubId})` : `#${job.issueNumber} ${job.issueTitle ?? ''}`.trimEnd()],
+    ['attempts', `${job.attempts}/${job.maxAttempts}`],
+    ['next run', nextRun],
+    ['last error', job.lastError ?? '-'],
+    ['outcome', job.outcome ?? '-'],
+    ['comment', job.commentUrl ?? '-'],
+    ['created', at(job.createdAt)],
+    ['updated', at(job.updatedAt)],
+    ['finished', at(job.finishedAt)],
+    ['payload', JSON.stringify(job.payload)],
+  ];
+  const label = 12;
+  const body = fields.map(([name, value]) => `  ${pad(name, label)}${indentContinuation(value, label + 2)}`);
+  return [`queue job ${job.id}`, ...body].join('\n') + '\n';
+}
+
+/** Multi-line values (an error's stderr tail) stay aligned under their label. */
+function indentContinuation(value: string, indent: number): string {
+  return value.replace(/\r?\n/g, `\n${' '.repeat(indent)}`);
+}

@@ -1,0 +1,177 @@
+/** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { openDatabase, SchemaMigrator, StatusReader, type Database, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { UserFacingError } from './errors.js';
+import { loadFor, printJson, withConfigOption, type ConfigOption } from './shared.js';
+
+/** Human output is laid out for this many columns. */
+export const WIDTH = 80;
+
+interface StatusOptions extends ConfigOption {
+  readonly json?: boolean;
+}
+
+/**
+ * Opens a database the daemon already made. Read-mostly commands never create
+ * one (an empty file would hide a wrong path) nor migrate one behind the user's back.
+ */
+export async function openExistingDatabase(path: string): Promise<Database> {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new UserFacingError(`no database at ${absolute} yet: run \`autosolve run\` first`);
+  const database = openDatabase(absolute, { mustExist: true });
+  try {
+    const pending = (await new SchemaMigrator(database.db, database.path).status()).filter((m) => m.executedAt === null);
+    if (pending.length > 0) {
+      throw new UserFacingError(
+        `the database at ${absolute} lacks migrations (${pending.map((m) => m.name).join(', ')}): run \`autosolve migrate up\` or \`autosolve run\` first`,
+      );
+    }
+    return database;
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export function statusCommand(): Command {
+  return withConfigOption(new Command('status'))
+    .description('show each repository, the queue and the rate-limit budget, from the database (--json for scripts)')
+    .option('--json', 'one JSON document instead of tables')
+    .action(async (options: StatusOptions) => {
+      const { config } = loadFor(options, false);
+      const database = await openExistingDatabase(config.database.sqlitePath);
+      try {
+        const reader = new StatusReader(database.db);
+        const now = new Date();
+        const [repositories, rateLimit, queue, latestComments] = await Promise.all([
+          reader.repositories(now, config.github.repositories),
+          reader.rateLimit(),
+          reader.queue(),
+          reader.latestComments(),
+        ]);
+        if (options.json) {
+          printJson({
+            database: database.path,
+            generatedAt: now.toISOString(),
+            repositories,
+            rateLimit: rateLimit && rateLimitJson(rateLimit, now),
+            queue,
+            latestComments,
+          });
+          return;
+        }
+        const lines = [
+          ...repositoryTable(repositories, now),
+          '',
+          `rate limit  ${describeRateLimit(rateLimit, now)}`,
+          `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
+          ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
+        ];
+        // The path is printed whole even when long: a cut path is useless to copy.
+        process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
+      } finally {
+        await database.close();
+      }
+    });
+}
+
+function rateLimitJson(rate: RateLimitStatus, now: Date) {
+  return {
+    limit: rate.limit,
+    remaining: rate.remaining,
+    resetAt: new Date(rate.resetAt * 1000).toISOString(),
+    resetInSeconds: Math.max(0, Math.round(rate.resetAt - now.getTime() / 1000)),
+    resource: rate.resource,
+    seenAt: rate.seenAt,
+  };
+}
+
+function describeRateLimit(rate: RateLimitStatus | null, now: Date): string {
+  if (!rate) return 'not seen yet';
+  const budget = `${rate.remaining.toLocaleString('en-US')}/${rate.limit.toLocaleString('en-US')} left`;
+  const seen = `${rate.resource}, seen ${ago(rate.seenAt, now)}`;
+  const untilReset = Math.round(rate.resetAt - now.getTime() / 1000);
+  if (untilReset <= 0) return `${budget} (${seen}); it has reset since`;
+  return `${budget}, resets in ${formatDuration(untilReset)} (${seen})`;
+}
+
+const COLUMNS = [
+  { title: 'VALID', width: 5, right: false },
+  { title: 'LAST POLL', width: 10, right: false },
+  { title: 'ISSUES', width: 6, right: true },
+  { title: 'OPEN', width: 4, right: true },
+  { title: 'PEND', width: 4, right: true },
+  { title: 'RUN', width: 3, right: true },
+  { title: 'DONE', width: 4, right: true },
+  { title: 'DEAD', width: 4, right: true },
+] as const;
+
+/** One row per repository, its cursor on the next line and, when its last poll failed, the error on a third. */
+function repositoryTable(repositories: readonly RepositoryStatus[], now: Date): string[] {
+  if (repositories.length === 0) return ['no repositories: list some under github.repositories in the configuration'];
+  const nameWidth = Math.min(22, Math.max(10, ...repositories.map((r) => r.repository.length)));
+  const row = (name: string, cells: readonly string[]) =>
+    [pad(name, nameWidth), ...cells.map((cell, i) => pad(cell, COLUMNS[i]?.width ?? 0, COLUMNS[i]?.right))].join('  ').trimEnd();
+  const lines = [row('REPOSITORY', COLUMNS.map((c) => c.title))];
+  for (const repo of repositories) {
+    const counts = [repo.issues.stored, repo.issues.open, repo.jobs.pending, repo.jobs.running, repo.jobs.done, repo.jobs.dead].map(String);
+    const lastPoll = repo.lastPolledAt ? ago(repo.lastPolledAt, now) : 'never';
+    // A name too long for its column gets a line of its own rather than losing its end.
+    const cut = repo.repository.length > nameWidth;
+    if (cut) lines.push(repo.repository);
+    lines.push(row(cut ? '' : repo.repository, [repo.validated ? '✓' : '✗', lastPoll, ...counts]));
+    lines.push(`  ${describeCursor(repo)}`);
+    if (repo.lastError) {
+      const when = repo.lastErrorAt ? `${ago(repo.lastErrorAt, now)}: ` : '';
+      lines.push(`  error   ${when}${oneLine(repo.lastError)}`);
+    }
+    if (!repo.configured) lines.push('  (no longer in the configuration)');
+  }
+  return lines;
+}
+
+function describeCursor(repo: RepositoryStatus): string {
+  if (!repo.validated) return 'not validated yet: `autosolve run` checks it before its first poll';
+  if (!repo.cursor) return 'cursor  none yet: the first poll starts from the beginning';
+  const { since, page, etag } = repo.cursor;
+  return `cursor  since ${since ?? '(start)'}, page ${page}, etag ${etag ?? '-'}`;
+}
+
+// ---------------------------------------------------------------- formatting (shared with `jobs`)
+
+/** `41m`, `2h5m`, `3d4h`: at most two units, for narrow columns. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) {
+    const minutes = Math.floor((s % 3600) / 60);
+    return `${Math.floor(s / 3600)}h${minutes ? `${minutes}m` : ''}`;
+  }
+  const hours = Math.floor((s % 86_400) / 3600);
+  return `${Math.floor(s / 86_400)}d${hours ? `${hours}h` : ''}`;
+}
+
+/** `3m ago`, or `in 3m` for a time still ahead. */
+export function ago(iso: string, now: Date): string {
+  const seconds = (now.getTime() - Date.parse(iso)) / 1000;
+  if (Number.isNaN(seconds)) return iso;
+  return seconds >= 0 ? `${formatDuration(seconds)} ago` : `in ${formatDuration(-seconds)}`;
+}
+
+/** Cuts text to `width` characters, ending with … when cut. */
+export function fit(text: string, width: number): string {
+  const chars = [...text];
+  return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
+}
+
+export function pad(text: string, width: number, right = false): string {
+  const gap = ' '.repeat(Math.max(0, width - [...text].length));
+  return right ? gap + text : text + gap;
+}
+
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,242 @@
+/**
+ * The read model behind `autosolve status` and the dashboard: what each
+ * repository's poller last did, what the queue holds, the rate-limit budget
+ * last seen and the latest comments. Plain Kysely queries (no SQLite-only
+ * functions), so a PostgreSQL store can answer them too.
+ */
+import type { Kysely } from 'kysely';
+import type { RepositoryRef, SyncCursor } from '../../domain/entities.js';
+import { SqlJobQueue } from './queue.js';
+import { SqlStateStore } from './repositories.js';
+import type { QueueJobState, Schema } from './schema.js';
+
+/** Where the daemon stores the rate-limit budget it last saw (SqlStateStore key). */
+export const RATE_LIMIT_STATE_KEY = 'github.rateLimit';
+
+/** The value stored under RATE_LIMIT_STATE_KEY. */
+export interface StoredRateLimit {
+  readonly limit: number;
+  readonly remaining: number;
+  /** When the budget refills, epoch seconds (GitHub's x-ratelimit-reset). */
+  readonly resetAt: number;
+  /** GitHub's x-ratelimit-resource, e.g. `core`. */
+  readonly resource: string;
+}
+
+export interface RateLimitStatus extends StoredRateLimit {
+  /** When the daemon stored it (ISO 8601). */
+  readonly seenAt: string;
+}
+
+export type QueueTotals = Record<QueueJobState, number>;
+
+export interface RepositoryStatus {
+  /** `owner/name`. */
+  readonly repository: string;
+  readonly owner: string;
+  readonly name: string;
+  /** Our database id; null for a configured repository never validated. */
+  readonly id: number | null;
+  readonly githubId: number | null;
+  /** Listed in the configuration given to repositories(); true for every row when none was given. */
+  readonly configured: boolean;
+  readonly validated: boolean;
+  readonly validatedAt: string | null;
+  /** The last poll that completed (ISO 8601), and how many whole seconds before `now` it was. */
+  readonly lastPolledAt: string | null;
+  readonly lastPollAgeSeconds: number | null;
+  /** Set by a failed poll, cleared by the next successful one. */
+  readonly lastError: string | null;
+  readonly lastErrorAt: string | null;
+  /** Where the next poll resumes; null before the first poll. */
+  readonly cursor: SyncCursor | null;
+  /** Stored issues (pull requests included, as GitHub's issues API lists them); `open` of those open. */
+  readonly issues: { readonly stored: number; readonly open: number };
+  readonly jobs: QueueTotals;
+}
+
+export interface LatestComment {
+  readonly jobId: number;
+  /** `owner/name`. */
+  readonly repository: string;
+  readonly issueNumber: number | null;
+  readonly issueTitle: string | null;
+  readonly commentUrl: string;
+  /** ISO 8601. */
+  readonly finishedAt: string | null;
+}
+
+const TOPIC = 'issues';
+
+export class StatusReader {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  /**
+   * Every repository in the database, plus each of `configured` not there yet
+   * (never validated). With `configured`, its order comes first and rows the
+   * configuration no longer lists follow with `configured: false`.
+   */
+  async repositories(now: Date = new Date(), configured?: readonly RepositoryRef[]): Promise<RepositoryStatus[]> {
+    const [rows, issueCounts, jobCounts] = await Promise.all([this.#repositoryRows(), this.#issueCounts(), new SqlJobQueue(this.db).counts()]);
+    const jobsOf = new Map<number, QueueTotals>();
+    for (const { repositoryId, state, count } of jobCounts) {
+      const totals = jobsOf.get(repositoryId) ?? emptyTotals();
+      totals[state] += count;
+      jobsOf.set(repositoryId, totals);
+    }
+    const issuesOf = new Map(issueCounts.map((c) => [c.repositoryId, { stored: c.stored, open: c.open }]));
+    const wanted = configured?.map((r) => key(r));
+    const byName = new Map(
+      rows.map((row): [string, RepositoryStatus] => [
+        key(row),
+        {
+          repository: key(row),
+          owner: row.owner,
+          name: row.name,
+          id: row.id,
+          githubId: row.github_id === null ? null : Number(row.github_id),
+          configured: wanted === undefined || wanted.includes(key(row)),
+          validated: row.validated_at !== null,
+          validatedAt: row.validated_at,
+          lastPolledAt: row.last_polled_at,
+          lastPollAgeSeconds: ageSeconds(row.last_polled_at, now),
+          lastError: row.last_error,
+          lastErrorAt: row.last_error_at,
+          cursor: row.page === null ? null : { since: row.since, page: row.page, etag: row.etag },
+          issues: issuesOf.get(row.id) ?? { stored: 0, open: 0 },
+          jobs: jobsOf.get(row.id) ?? emptyTotals(),
+        },
+      ]),
+    );
+    if (configured === undefined) return [...byName.values()];
+    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref));
+    const unlisted = [...byName.values()].filter((r) => !r.configured);
+    return [...listed, ...unlisted];
+  }
+
+  /** The budget the daemon last saw, or null before it has seen one. */
+  async rateLimit(): Promise<RateLimitStatus | null> {
+    const stored = await new SqlStateStore(this.db).get<Partial<StoredRateLimit>>(RATE_LIMIT_STATE_KEY);
+    if (!stored) return null;
+    const { limit, remaining, resetAt, resource } = stored.value;
+    // A value of another shape (an older build's) is as good as none.
+    if (typeof limit !== 'number' || typeof remaining !== 'number' || typeof resetAt !== 'number') return null;
+    return { limit, remaining, resetAt, resource: typeof resource === 'string' ? resource : 'core', seenAt: stored.updatedAt };
+  }
+
+  /** Comments the daemon posted, newest first. */
+  async latestComments(limit = 10): Promise<LatestComment[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .innerJoin('repositories', 'repositories.id', 'jobs.repository_id')
+      .leftJoin('issues', 'issues.github_id', 'jobs.issue_github_id')
+      .select([
+        'jobs.id as job_id',
+        'jobs.comment_url',
+        'jobs.finished_at',
+        'repositories.owner',
+        'repositories.name',
+        'issues.number as issue_number',
+        'issues.title as issue_title',
+      ])
+      .where('jobs.state', '=', 'done')
+      .where('jobs.outcome', '=', 'answered')
+      .where('jobs.comment_url', 'is not', null)
+      .orderBy('jobs.finished_at', 'desc')
+      .orderBy('jobs.id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      jobId: row.job_id,
+      repository: key(row),
+      issueNumber: row.issue_number,
+      issueTitle: row.issue_title,
+      commentUrl: row.comment_url ?? '',
+      finishedAt: row.finished_at,
+    }));
+  }
+
+  /** Queue jobs by state, all repositories together. */
+  async queue(): Promise<QueueTotals> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['state', (eb) => eb.fn.countAll().as('count')])
+      .groupBy('state')
+      .execute();
+    const totals = emptyTotals();
+    for (const row of rows) if (row.state in totals) totals[row.state] += Number(row.count);
+    return totals;
+  }
+
+  #repositoryRows() {
+    return this.db
+      .selectFrom('repositories')
+      .leftJoin('sync_cursors', (join) =>
+        join.onRef('sync_cursors.repository_id', '=', 'repositories.id').on('sync_cursors.topic', '=', TOPIC),
+      )
+      .select([
+        'repositories.id',
+        'repositories.owner',
+        'repositories.name',
+        'repositories.github_id',
+        'repositories.validated_at',
+        'sync_cursors.since',
+        'sync_cursors.page',
+        'sync_cursors.etag',
+        'sync_cursors.last_polled_at',
+        'sync_cursors.last_error',
+        'sync_cursors.last_error_at',
+      ])
+      .orderBy('repositories.owner')
+      .orderBy('repositories.name')
+      .execute();
+  }
+
+  async #issueCounts(): Promise<Array<{ repositoryId: number; stored: number; open: number }>> {
+    const rows = await this.db
+      .selectFrom('issues')
+      .select((eb) => [
+        'repository_id',
+        eb.fn.countAll().as('stored'),
+        eb.fn.sum(eb.case().when('state', '=', 'open').then(1).else(0).end()).as('open'),
+      ])
+      .groupBy('repository_id')
+      .execute();
+    // PostgreSQL returns count and sum as bigint text: Number() for both backends.
+    return rows.map((r) => ({ repositoryId: r.repository_id, stored: Number(r.stored), open: Number(r.open) }));
+  }
+}
+
+function emptyTotals(): QueueTotals {
+  return { pending: 0, running: 0, done: 0, dead: 0 };
+}
+
+function key(repo: RepositoryRef): string {
+  return `${repo.owner}/${repo.name}`;
+}
+
+function ageSeconds(iso: string | null, now: Date): number | null {
+  if (iso === null) return null;
+  const then = Date.parse(iso);
+  return Number.isNaN(then) ? null : Math.max(0, Math.floor((now.getTime() - then) / 1000));
+}
+
+function neverValidated(ref: RepositoryRef): RepositoryStatus {
+  return {
+    repository: key(ref),
+    owner: ref.owner,
+    name: ref.name,
+    id: null,
+    githubId: null,
+    configured: true,
+    validated: false,
+    validatedAt: null,
+    lastPolledAt: null,
+    lastPollAgeSeconds: null,
+    lastError: null,
+    lastErrorAt: null,
+    cursor: null,
+    issues: { stored: 0, open: 0 },
+    jobs: emptyTotals(),
+  };
+}
