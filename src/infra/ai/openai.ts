@@ -6,7 +6,9 @@
  * detail with the key redacted, and the library's own error (which may quote
  * the server's words) is not attached as a cause.
  */
-import OpenAI from 'openai';
+// Loaded on first use: the package is large, and most daemons run another provider.
+import type OpenAI from 'openai';
+type OpenAIClass = typeof OpenAI;
 
 import { ClassifiedError } from '../../domain/failure.js';
 import type { Executor, ExecutorInput, ExecutorOutput } from '../../domain/ports.js';
@@ -28,7 +30,8 @@ const CLIENT_TIMEOUT_SLACK_MS = 1000;
 
 export class OpenAICompatibleExecutor implements Executor {
   readonly description: string;
-  readonly #client: OpenAI;
+  readonly #options: OpenAICompatibleExecutorOptions;
+  #client: Promise<{ readonly OpenAI: typeof OpenAI; readonly client: OpenAI }> | undefined;
   readonly #model: string;
   readonly #apiKey: string;
   readonly #timeoutMs: number;
@@ -39,7 +42,14 @@ export class OpenAICompatibleExecutor implements Executor {
     this.#apiKey = options.apiKey;
     this.#timeoutMs = options.timeoutMs;
     this.description = `openai ${options.model}`;
-    this.#client = new OpenAI({
+    this.#options = options;
+  }
+
+  #connect(): Promise<{ readonly OpenAI: typeof OpenAI; readonly client: OpenAI }> {
+    const options = this.#options;
+    this.#client ??= import('openai').then(({ default: OpenAI }) => ({
+      OpenAI,
+      client: new OpenAI({
       baseURL: options.baseUrl,
       // The library refuses to start without a key; local servers ignore it.
       apiKey: options.apiKey || 'no-key',
@@ -52,16 +62,19 @@ export class OpenAICompatibleExecutor implements Executor {
       maxRetries: 0,
       timeout: options.timeoutMs + CLIENT_TIMEOUT_SLACK_MS,
       logLevel: 'off',
-    });
+      }),
+    }));
+    return this.#client;
   }
 
   async run(input: ExecutorInput, signal: AbortSignal): Promise<ExecutorOutput> {
     if (signal.aborted) throw abortError(this.description);
+    const { OpenAI, client } = await this.#connect();
     const deadline = AbortSignal.timeout(this.#timeoutMs);
     const combined = AbortSignal.any([signal, deadline]);
     let completion: unknown;
     try {
-      completion = await this.#client.chat.completions.create(
+      completion = await client.chat.completions.create(
         {
           model: this.#model,
           messages: [
@@ -74,12 +87,12 @@ export class OpenAICompatibleExecutor implements Executor {
     } catch (error) {
       if (signal.aborted) throw abortError(this.description);
       if (deadline.aborted) throw timeoutError(this.description, this.#timeoutMs);
-      throw this.#classify(error);
+      throw this.#classify(OpenAI, error);
     }
     return { text: this.#answerOf(completion), model: this.#model };
   }
 
-  #classify(error: unknown): ClassifiedError {
+  #classify(OpenAI: OpenAIClass, error: unknown): ClassifiedError {
     if (error instanceof OpenAI.APIConnectionError) {
       const reason = error.cause instanceof Error ? causeReason(error.cause) : error.message;
       return new ClassifiedError('node', this.#safe(`${this.description}: cannot reach the server (${reason})`));

@@ -7,7 +7,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export interface LogContext {
   readonly job?: string;
@@ -59,6 +60,8 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (!readable) return pino(base, pino.destination({ dest: fdOf(destination), sync: true }));
+  // Loaded only for a terminal: a daemon writing JSON never needs it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pino(
     base,
     pretty({
