@@ -24,6 +24,7 @@ import { withLogContext } from './infra/telemetry/logger.js';
 import { plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
 import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
+import { Observability } from './observability.js';
 import { USER_AGENT } from './version.js';
 
 /** How often the dispatcher looks at the queue. */
@@ -55,16 +56,20 @@ export class App {
     private readonly entries: ReturnType<typeof registry>,
     private readonly repositories: SqlRepositoryStore,
     private readonly rateLimitRecorder: RateLimitRecorder,
+    private readonly observability: Observability | undefined,
   ) {}
 
-  static async create(config: Config, log: Logger, hooks: AppHooks = {}): Promise<App> {
+  static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
     const database = openDatabase(config.database.sqlitePath);
+    let observability: Observability | undefined;
     try {
       await new SchemaMigrator(database.db, database.path).up();
+      if (config.http.listen) observability = await Observability.create(config.http.listen, database.db, config.github.repositories, log);
     } catch (error) {
       await database.close();
       throw error;
     }
+    const hooks = observability ? mergeHooks(given, observability.hooks()) : given;
     const db = database.db;
     const repositories = new SqlRepositoryStore(db);
     const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay });
@@ -115,7 +120,30 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    return new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability);
+    if (observability) {
+      try {
+        app.httpUrl = await observability.start(() => app.health());
+      } catch (error) {
+        await app.close();
+        throw error;
+      }
+    }
+    return app;
+  }
+
+  /** Where the dashboard and /metrics are served, when `http.listen` is set. */
+  httpUrl: string | undefined;
+
+  health(): { alive: boolean; ready: boolean; detail?: string } {
+    switch (this.#state) {
+      case 'working':
+        return { alive: true, ready: true };
+      case 'stopped':
+        return { alive: false, ready: false, detail: 'the scheduler has stopped' };
+      default:
+        return { alive: true, ready: false, detail: 'setup has not passed yet' };
+    }
   }
 
   get state(): AppState {
@@ -152,6 +180,7 @@ export class App {
   /** Releases resources last-in first-out; the database closes last. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.observability?.close();
       await this.rateLimitRecorder.flush();
       await this.database.close();
     })();
@@ -180,6 +209,28 @@ function executorSettings(config: Config): ExecutorSettings {
     case 'demo':
       return { provider: 'demo' };
   }
+}
+
+function mergeHooks(first: AppHooks, second: AppHooks): AppHooks {
+  const both = <T extends object>(a: T | undefined, b: T | undefined): T | undefined => {
+    if (!a || !b) return a ?? b;
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof T>;
+    return Object.fromEntries(
+      [...keys].map((key) => [key, (...args: unknown[]) => [a, b].forEach((o) => (o[key] as ((...x: unknown[]) => void) | undefined)?.(...args))]),
+    ) as T;
+  };
+  const merged: AppHooks = {
+    ...(first.executor ? { executor: first.executor } : {}),
+    ...optional('githubTelemetry', both(first.githubTelemetry, second.githubTelemetry)),
+    ...optional('schedulerObserver', both(first.schedulerObserver, second.schedulerObserver)),
+    ...optional('dispatchObserver', both(first.dispatchObserver, second.dispatchObserver)),
+  };
+  const polls = [first.onPoll, second.onPoll].filter((f) => f !== undefined);
+  return polls.length > 0 ? { ...merged, onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : merged;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function combineTelemetry(...observers: Array<GitHubTelemetry | undefined>): GitHubTelemetry {

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { debugRequested } from '../config/load.js';
 import { VERSION } from '../version.js';
 import { configCommand } from './config.js';
+import { demoCommand } from './demo.js';
 import { exitCodeFor, reportError } from './errors.js';
 import { jobsCommand } from './jobs.js';
 import { migrateCommand } from './migrate.js';
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand(), statusCommand(), jobsCommand()]) {
+  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand(), statusCommand(), jobsCommand(), demoCommand()]) {
     program.addCommand(command);
   }
   // Subcommands inherit the override so that usage errors exit 2, not 1.

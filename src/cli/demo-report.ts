@@ -1,0 +1,312 @@
+/**
+ * What `autosolve demo` shows: the live progress line, the outcome of the run
+ * (checked against what the simulator, standing in for GitHub, now holds) and
+ * the summary printed at the end.
+ */
+import type { App } from '../app.js';
+import { hasMarker } from '../domain/comment.js';
+import { fullName, type RepositoryRef } from '../domain/entities.js';
+import { wantsAnswer } from '../domain/eligibility.js';
+import { SqlIssueCatalog, StatusReader, type QueueJobRecord } from '../infra/store/index.js';
+import type { Simulator } from '../simulator/index.js';
+
+// ---------------------------------------------------------------- progress
+
+export interface ProgressCounts {
+  readonly validated: number;
+  readonly repositories: number;
+  readonly issues: number;
+  readonly jobsDone: number;
+  readonly jobsTotal: number;
+  readonly comments: number;
+}
+
+export function progressText(c: ProgressCounts): string {
+  return (
+    `repositories validated ${c.validated}/${c.repositories} · issues synced ${c.issues} · ` +
+    `jobs done ${c.jobsDone}/${c.jobsTotal} · comments ${c.comments}`
+  );
+}
+
+/**
+ * One line rewritten in place on a terminal; on anything else (a pipe, a file,
+ * CI) one plain line per change, because `\r` there only makes a mess.
+ */
+export class ProgressLine {
+  #last = '';
+  #open = false;
+
+  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) {}
+
+  show(text: string): void {
+    if (text === this.#last) return;
+    this.#last = text;
+    if (this.out.isTTY === true) {
+      // A line wider than the terminal wraps, and \r then only rewinds its last part.
+      // A pseudo-terminal may report 0 columns: take the classic 80 then.
+      const columns = this.out.columns !== undefined && this.out.columns > 0 ? this.out.columns : 80;
+      const width = Math.max(20, columns - 1);
+      this.out.write(`\r${text.length > width ? `${text.slice(0, width - 1)}…` : text}\x1b[K`);
+      this.#open = true;
+    } else {
+      this.out.write(`${text}\n`);
+    }
+  }
+
+  /** Ends the in-place line so that what follows starts on a fresh one. */
+  end(): void {
+    if (this.#open) this.out.write('\n');
+    this.#open = false;
+  }
+}
+
+// ---------------------------------------------------------------- outcome
+
+/** `owner/name#number` → comments carrying the autosolve marker. */
+export type MarkerCounts = ReadonlyMap<string, number>;
+
+function issueKey(repository: string, number: number): string {
+  return `${repository}#${number}`;
+}
+
+/** Marker comments per issue as the simulator holds them now; taken before the run to tell new comments from old. */
+export function markerCounts(sim: Simulator, repositories: readonly RepositoryRef[]): MarkerCounts {
+  const counts = new Map<string, number>();
+  for (const repo of repositories) {
+    for (const issue of sim.issues(repo.owner, repo.name)) {
+      const marked = sim.comments(repo.owner, repo.name, issue.number).filter((c) => hasMarker(c.body)).length;
+      counts.set(issueKey(fullName(repo), issue.number), marked);
+    }
+  }
+  return counts;
+}
+
+export interface RepositoryOutcome {
+  readonly repository: string;
+  /** Issues (and pull requests) stored in the database. */
+  readonly synced: number;
+  /** Open, labelled, not a pull request: the issues that ask for an answer. */
+  readonly eligible: number;
+  /** Queue jobs that ended with a comment. */
+  readonly answered: number;
+  /** Queue jobs skipped because an autosolve comment was already there. */
+  readonly alreadyAnswered: number;
+  /** New marker comments on GitHub (the simulator), counted there, not in our database. */
+  readonly comments: number;
+}
+
+export interface ExampleComment {
+  readonly repository: string;
+  readonly number: number;
+  readonly title: string;
+  readonly issueUrl: string;
+  /** The body exactly as the simulator stored it. */
+  readonly body: string;
+}
+
+export interface DemoOutcome {
+  readonly rows: readonly RepositoryOutcome[];
+  readonly examples: readonly ExampleComment[];
+  /** `owner/name#n “title”` of the issues skipped because an autosolve comment was already there. */
+  readonly skipped: readonly string[];
+  /** Issues that should have been answered and were not, or were commented on without reason. Empty on success. */
+  readonly problems: readonly string[];
+}
+
+/** Reads what the run left, in the database and on the simulator, and checks it against what the seed asked for. */
+export async function collectOutcome(
+  app: App,
+  sim: Simulator,
+  repositories: readonly RepositoryRef[],
+  before: MarkerCounts,
+  requiredLabel: string | undefined,
+): Promise<DemoOutcome> {
+  const statuses = await new StatusReader(app.database.db).repositories(new Date(), repositories);
+  const jobs = await app.queue.list({ limit: 100_000 });
+  const rows: RepositoryOutcome[] = [];
+  const problems: string[] = [];
+  const answeredJobs: QueueJobRecord[] = [];
+  for (const repo of repositories) {
+    const name = fullName(repo);
+    const repoJobs = jobs.filter((job) => job.repository === name);
+    let eligible = 0;
+    let comments = 0;
+    for (const issue of sim.issues(repo.owner, repo.name)) {
+      const key = issueKey(name, issue.number);
+      const hadAnswer = (before.get(key) ?? 0) > 0;
+      const posted = sim.comments(repo.owner, repo.name, issue.number).filter((c) => hasMarker(c.body)).length - (before.get(key) ?? 0);
+      comments += posted;
+      const wanted = wantsAnswer({ state: issue.state, isPullRequest: issue.pullRequest, labels: issue.labels }, requiredLabel);
+      if (wanted) eligible += 1;
+      const job = repoJobs.find((j) => j.issueNumber === issue.number && j.outcome === 'answered');
+      if (wanted && !hadAnswer && (job === undefined || posted !== 1)) {
+        problems.push(`${key} "${issue.title}" was not answered (${describeJobs(repoJobs.filter((j) => j.issueNumber === issue.number))}; ${posted} comments posted)`);
+      } else if ((!wanted || hadAnswer) && posted > 0) {
+        problems.push(`${key} "${issue.title}" got ${posted} comments but should have been left alone`);
+      }
+    }
+    answeredJobs.push(...repoJobs.filter((j) => j.outcome === 'answered').sort((a, b) => (a.issueNumber ?? 0) - (b.issueNumber ?? 0)));
+    rows.push({
+      repository: name,
+      synced: statuses.find((s) => s.repository === name)?.issues.stored ?? 0,
+      eligible,
+      answered: repoJobs.filter((j) => j.outcome === 'answered').length,
+      alreadyAnswered: repoJobs.filter((j) => j.outcome === 'already-answered').length,
+      comments,
+    });
+  }
+  const skipped = jobs
+    .filter((j) => j.outcome === 'already-answered')
+    .sort((a, b) => a.id - b.id)
+    .map((j) => `${j.repository}#${j.issueNumber ?? '?'} “${j.issueTitle ?? ''}”`);
+  return { rows, problems, skipped, examples: await examples(app, sim, answeredJobs) };
+}
+
+function describeJobs(jobs: readonly QueueJobRecord[]): string {
+  if (jobs.length === 0) return 'no queue job';
+  return jobs.map((j) => `job ${j.id} ${j.state}${j.outcome ? ` (${j.outcome})` : ''}${j.lastError ? `: ${j.lastError}` : ''}`).join(', ');
+}
+
+/** Two answered issues, from different repositories where possible, with the comment read back from the simulator. */
+async function examples(app: App, sim: Simulator, answered: readonly QueueJobRecord[]): Promise<ExampleComment[]> {
+  const firstPerRepository = answered.filter((job, index) => answered.findIndex((j) => j.repository === job.repository) === index);
+  const chosen = [...firstPerRepository, ...answered.filter((job) => !firstPerRepository.includes(job))].slice(0, 2);
+  const catalog = new SqlIssueCatalog(app.database.db);
+  const found: ExampleComment[] = [];
+  for (const job of chosen) {
+    const record = await catalog.find(job.issueGithubId);
+    if (!record) continue;
+    const { owner, name } = record.repository;
+    const posted = sim.comments(owner, name, record.issue.number).filter((c) => hasMarker(c.body)).at(-1);
+    if (!posted) continue;
+    found.push({ repository: fullName(record.repository), number: record.issue.number, title: record.issue.title, issueUrl: record.issue.htmlUrl, body: posted.body });
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------- summary
+
+export interface SummaryPlaces {
+  readonly database: string;
+  readonly config: string;
+  readonly log: string;
+  readonly requiredLabel: string;
+  readonly elapsedMs: number;
+}
+
+export function renderSummary(outcome: DemoOutcome, places: SummaryPlaces): string {
+  const lines: string[] = ['', `Summary (${(places.elapsedMs / 1000).toFixed(1)} s)`, ''];
+  lines.push(...table(outcome.rows), '');
+  lines.push('  issues:   synced into the database (pull requests and closed ones included)');
+  lines.push(`  eligible: open issues labelled \`${places.requiredLabel}\`, pull requests excluded`);
+  lines.push('  skipped:  an earlier autosolve comment was found, so nothing was posted');
+  lines.push('  comments: new autosolve comments on the simulated GitHub', '');
+  for (const skipped of outcome.skipped) lines.push(`Skipped ${skipped}:`, '  it already carried an autosolve comment, so it was not answered twice.', '');
+  outcome.examples.forEach((example, index) => {
+    lines.push(`Example comment ${index + 1} of ${outcome.examples.length}: ${example.repository}#${example.number} “${example.title}”`);
+    lines.push(example.issueUrl);
+    lines.push(...example.body.split('\n').map((line) => (line === '' ? '  │' : `  │ ${line}`)), '');
+  });
+  lines.push(`The database is ${places.database}`);
+  lines.push(`(configuration: ${places.config}; daemon log: ${places.log})`);
+  lines.push('Look at it with:');
+  lines.push(`  autosolve status --config ${places.config}`);
+  lines.push(`  autosolve jobs list --config ${places.config}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function table(rows: readonly RepositoryOutcome[]): string[] {
+  const total: RepositoryOutcome = {
+    repository: 'total',
+    synced: sum(rows, (r) => r.synced),
+    eligible: sum(rows, (r) => r.eligible),
+    answered: sum(rows, (r) => r.answered),
+    alreadyAnswered: sum(rows, (r) => r.alreadyAnswered),
+    comments: sum(rows, (r) => r.comments),
+  };
+  const width = Math.max(12, ...rows.map((r) => r.repository.length));
+  const numbers = ['issues', 'eligible', 'answered', 'skipped', 'comments'];
+  const line = (first: string, cells: ReadonlyArray<string | number>) =>
+    `  ${first.padEnd(width)}${cells.map((cell, i) => String(cell).padStart((numbers[i] ?? '').length + 2)).join('')}`;
+  const row = (r: RepositoryOutcome) => line(r.repository, [r.synced, r.eligible, r.answered, r.alreadyAnswered, r.comments]);
+  return [line('repository', numbers), ...rows.map(row), line('-'.repeat(width), numbers.map((n) => '-'.repeat(n.length))), row(total)];
+}
+
+function sum(rows: readonly RepositoryOutcome[], pick: (row: RepositoryOutcome) => number): number {
+  return rows.reduce((total, row) => total + pick(row), 0);
+}
+
+// ---------------------------------------------------------------- live counts
+
+/**
+ * Keeps the counts behind the progress line. Observer callbacks fire inside
+ * the daemon's passes; the database reads they trigger run one after another
+ * and never overlap, and a burst of events costs one read.
+ */
+export class DemoProgress {
+  readonly #validated = new Set<string>();
+  #comments = 0;
+  #counts = { issues: 0, jobsDone: 0, jobsTotal: 0 };
+  #reader: StatusReader | undefined;
+  #reads: Promise<void> = Promise.resolve();
+  #readQueued = false;
+
+  constructor(
+    private readonly line: ProgressLine,
+    private readonly repositories: number,
+  ) {}
+
+  /** The database to count from, once the app has opened it. */
+  attach(reader: StatusReader): void {
+    this.#reader = reader;
+    this.#render();
+  }
+
+  repositoryValidated(job: string): void {
+    this.#validated.add(job);
+    this.#render();
+  }
+
+  /** Counted now, shown with the next read (the job settles right after). */
+  commentPosted(): void {
+    this.#comments += 1;
+  }
+
+  /** Re-reads issues and queue jobs from the database. */
+  refresh(): void {
+    if (this.#readQueued) return;
+    this.#readQueued = true;
+    this.#reads = this.#reads
+      .then(async () => {
+        this.#readQueued = false;
+        await this.#read();
+        this.#render();
+      })
+      // The line is cosmetic: a failed read must not fail the demo; the summary reads again.
+      .catch(() => undefined);
+  }
+
+  /** Ends the progress line so that what follows starts on a fresh one. */
+  end(): void {
+    this.line.end();
+  }
+
+  /** Resolves when every read asked for so far is done; call before the database closes. */
+  async settled(): Promise<void> {
+    await this.#reads;
+  }
+
+  async #read(): Promise<void> {
+    if (!this.#reader) return;
+    const [repositories, queue] = await Promise.all([this.#reader.repositories(), this.#reader.queue()]);
+    this.#counts = {
+      issues: repositories.reduce((total, r) => total + r.issues.stored, 0),
+      jobsDone: queue.done + queue.dead,
+      jobsTotal: queue.pending + queue.running + queue.done + queue.dead,
+    };
+  }
+
+  #render(): void {
+    this.line.show(progressText({ validated: this.#validated.size, repositories: this.repositories, comments: this.#comments, ...this.#counts }));
+  }
+}
