@@ -3,6 +3,7 @@
  * configuration. The only module that knows everything.
  */
 import type { Logger } from 'pino';
+import { processEnv } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
 import type { DispatchObserver, Executor, Log } from './domain/ports.js';
@@ -205,7 +206,7 @@ function executorSettings(config: Config): ExecutorSettings {
     case 'openai':
       return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
     case 'command':
-      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs };
+      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs, parentEnv: processEnv() };
     case 'demo':
       return { provider: 'demo' };
   }

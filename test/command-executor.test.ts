@@ -257,7 +257,7 @@ void describe('command executor', () => {
 
   void it('passes stderr lines to the hook given to createExecutor', async () => {
     const lines: string[] = [];
-    const command = createExecutor({ provider: 'command', run: script('silent.mjs'), timeoutMs: 10_000 }, { onStderr: (line) => lines.push(line) });
+    const command = createExecutor({ provider: 'command', run: script('silent.mjs'), timeoutMs: 10_000, parentEnv: { PATH: process.env.PATH } }, { onStderr: (line) => lines.push(line) });
     await failureOf(command.run(INPUT, new AbortController().signal));
     assert.deepEqual(lines, ['nothing to say']);
   });

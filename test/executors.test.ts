@@ -258,7 +258,7 @@ void describe('createExecutor', () => {
   void it('builds each provider with its description', () => {
     const ollama = createExecutor({ provider: 'ollama', endpoint: 'http://127.0.0.1:1', model: 'm1', timeoutMs: 1000 });
     const openai = createExecutor({ provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm2', apiKey: '', timeoutMs: 1000 });
-    const command = createExecutor({ provider: 'command', run: ['/usr/local/bin/my-agent', '--json'], timeoutMs: 1000 });
+    const command = createExecutor({ provider: 'command', run: ['/usr/local/bin/my-agent', '--json'], timeoutMs: 1000, parentEnv: {} });
     assert.deepEqual(
       [ollama, openai, command, createExecutor({ provider: 'demo' })].map((e) => e.description),
       ['ollama m1', 'openai m2', 'command my-agent', 'demo executor'],
@@ -267,7 +267,7 @@ void describe('createExecutor', () => {
 
   void it('rejects a malformed endpoint and an empty command at construction', () => {
     assert.throws(() => createExecutor({ provider: 'ollama', endpoint: 'not a url', model: 'm', timeoutMs: 1 }));
-    assert.throws(() => createExecutor({ provider: 'command', run: [], timeoutMs: 1 }), /at least the program/);
+    assert.throws(() => createExecutor({ provider: 'command', run: [], timeoutMs: 1, parentEnv: {} }), /at least the program/);
   });
 });
 

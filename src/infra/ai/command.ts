@@ -28,8 +28,8 @@ export interface CommandExecutorOptions {
   readonly killGraceMs?: number;
   /** Stdout beyond this many bytes fails the run. Default: 1 MiB. */
   readonly maxOutputBytes?: number;
-  /** The environment the program inherits, before filtering. Default: this process's environment. */
-  readonly parentEnv?: Readonly<Record<string, string | undefined>>;
+  /** The environment the program inherits, before filtering (the daemon passes its own, from src/config). */
+  readonly parentEnv: Readonly<Record<string, string | undefined>>;
   /** Variable names passed on even though they look secret. Default: none. */
   readonly allowEnv?: readonly string[];
 }
@@ -231,7 +231,7 @@ export class CommandExecutor implements Executor {
     // The parent's environment minus anything whose name contains TOKEN, KEY,
     // SECRET or PASSWORD: the program reads attacker-written issue text and must
     // not be able to exfiltrate our credentials.
-    for (const [name, value] of Object.entries(this.#options.parentEnv ?? process.env)) {
+    for (const [name, value] of Object.entries(this.#options.parentEnv)) {
       if (value !== undefined && (allowed.has(name) || !SECRET_NAME.test(name))) env[name] = value;
     }
     const issue: Record<string, string> = {
