@@ -35,6 +35,13 @@ export class UserFacingError extends Error {
 /** Errors whose message is the whole story: the user's input or environment, not a bug. */
 const USER_ERRORS = new Set(['ConfigError', 'UsageError', 'UserFacingError', 'DatabaseOpenError', 'SchemaTooNewError', 'SetupFailedError']);
 
+let debugFromConfig = false;
+
+/** Called once the configuration is loaded: `log.debug: true` also means stack traces. */
+export function enableDebugOutput(): void {
+  debugFromConfig = true;
+}
+
 export function exitCodeFor(error: unknown): number {
   if (error instanceof ConfigError || error instanceof UsageError) return EXIT_USAGE;
   if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
@@ -43,7 +50,8 @@ export function exitCodeFor(error: unknown): number {
 }
 
 /** Writes the failure for a person; the stack only when debugging. */
-export function reportError(error: unknown, debug: boolean): void {
+export function reportError(error: unknown, debugRequested: boolean): void {
+  const debug = debugRequested || debugFromConfig;
   if (error instanceof CommanderError) return; // commander already printed it
   const name = error instanceof Error ? error.name : '';
   if (USER_ERRORS.has(name) && !debug) {

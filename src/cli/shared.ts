@@ -1,6 +1,7 @@
 /** What several commands share: the --config option, loading it, opening the database. */
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { enableDebugOutput } from './errors.js';
 import { openDatabase, SchemaMigrator, type Database } from '../infra/store/index.js';
 
 export interface ConfigOption {
@@ -12,7 +13,9 @@ export function withConfigOption(command: Command): Command {
 }
 
 export function loadFor(options: ConfigOption, forRun: boolean): LoadedConfig {
-  return loadConfig({ file: options.config, forRun });
+  const loaded = loadConfig({ file: options.config, forRun });
+  if (loaded.config.log.debug) enableDebugOutput();
+  return loaded;
 }
 
 /** Opens the database and applies pending migrations (refusing a newer schema). */

@@ -5,7 +5,7 @@
  * nowhere else.
  */
 import { fullName } from '../domain/entities.js';
-import { describeError, isAbort } from '../domain/failure.js';
+import { describeError } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import type { SetupJob, WorkJob } from './planner.js';
 import { ClassifiedBackoff, DEFAULT_BASELINE, pause, type RetryBaseline, type RetryDecision } from './retry.js';
@@ -131,7 +131,6 @@ export class Scheduler {
       this.options.observer?.passSucceeded?.(job, this.#now() - started);
       return undefined;
     } catch (error) {
-      if (isAbort(error, signal)) return signal.aborted ? error : error;
       return error ?? new Error('pass failed without an error');
     }
   }
