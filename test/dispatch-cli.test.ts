@@ -231,6 +231,48 @@ describe('autosolve run (dispatch and reporting)', () => {
   });
 });
 
+describe('autosolve run (shutdown while an executor runs)', () => {
+  let dir: { path: string; cleanup: () => void };
+  let sim: Simulator | undefined;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await sim?.close();
+    dir.cleanup();
+  });
+
+  it('exits at once on a second signal and leaves no executor process behind', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug', labels: LABELLED }] }]);
+    const pidFile = join(dir.path, 'agent.pid');
+    // An agent that ignores SIGTERM: only SIGKILL ends it.
+    const agent = writeFile(dir.path, 'stubborn.cjs', `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+process.on('SIGTERM', () => {});
+setInterval(() => {}, 1000);`);
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'command', command: { run: [process.execPath, agent] }, timeout: '5m' } });
+    const daemon = startCli(['run', '--config', config.file], { cwd: dir.path });
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').length > 0);
+    const agentPid = Number(readFileSync(pidFile, 'utf8'));
+    daemon.child.kill('SIGTERM');
+    await waitFor(() => /SIGTERM: stopping/.test(daemon.output().stdout));
+    daemon.child.kill('SIGTERM');
+    const result = await daemon.finished;
+    assert.equal(result.code, 130, result.stdout + result.stderr);
+    assert.match(result.stdout, /second SIGTERM: exiting now/);
+    await waitFor(() => !alive(agentPid), 5_000);
+    assert.equal(sim.comments('acme', 'api', 1).length, 0);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {

@@ -147,6 +147,7 @@ export class CommandExecutor implements Executor {
       }
       const graceMs = this.#options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
       const killer = new GroupKiller(child.pid, graceMs);
+      liveGroups.track(child.pid);
       const stop = (): void => {
         killer.kill();
         // A descendant that left the group can hold our pipes open forever:
@@ -191,7 +192,10 @@ export class CommandExecutor implements Executor {
       // The leader is gone: whatever it left running in its group is an orphan
       // that would otherwise hold our pipes open and live on unsupervised.
       child.on('exit', () => killer.kill());
-      child.on('close', (code, exitSignal) => finish({ code, signal: exitSignal }));
+      child.on('close', (code, exitSignal) => {
+        liveGroups.forget(child.pid);
+        finish({ code, signal: exitSignal });
+      });
 
       child.stdout.on('data', (chunk: Buffer) => {
         if (overflowed) return;
@@ -260,6 +264,37 @@ function issueDocument(input: ExecutorInput): Record<string, unknown> {
     prompt: input.prompt,
   };
 }
+
+/**
+ * The process groups still running. If the daemon exits before they end (a
+ * second Ctrl-C, the shutdown grace running out), they are SIGKILLed on the way
+ * out instead of living on unsupervised: the escalation timers die with us.
+ */
+const liveGroups = new (class {
+  readonly #pids = new Set<number>();
+  #hooked = false;
+
+  track(pid: number | undefined): void {
+    if (pid === undefined) return;
+    if (!this.#hooked) {
+      process.on('exit', () => {
+        for (const group of this.#pids) {
+          try {
+            process.kill(-group, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      });
+      this.#hooked = true;
+    }
+    this.#pids.add(pid);
+  }
+
+  forget(pid: number | undefined): void {
+    if (pid !== undefined) this.#pids.delete(pid);
+  }
+})();
 
 /**
  * Kills a process group: SIGTERM so the program can clean up, SIGKILL after
