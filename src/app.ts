@@ -222,6 +222,7 @@ function mergeHooks(first: AppHooks, second: AppHooks): AppHooks {
   };
   const merged: AppHooks = {
     ...(first.executor ? { executor: first.executor } : {}),
+    ...(first.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: first.writeMinIntervalMs }),
     ...optional('githubTelemetry', both(first.githubTelemetry, second.githubTelemetry)),
     ...optional('schedulerObserver', both(first.schedulerObserver, second.schedulerObserver)),
     ...optional('dispatchObserver', both(first.dispatchObserver, second.dispatchObserver)),

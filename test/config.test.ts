@@ -96,6 +96,13 @@ databse:
     assert.match(syntax.stderr, /broken\.yml: YAML syntax error/);
   });
 
+  it('refuses a visibility timeout that does not outlast the executor timeout', async () => {
+    const file = writeFile(dir.path, 'visibility.yml', `${GO_CONFIG}ai:\n  timeout: 5m\n  visibilityTimeout: 2m\n`);
+    const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /ai\.visibilityTimeout: must be longer than ai\.timeout/);
+  });
+
   it('requires a token and a repository for running', async () => {
     const empty = tempDir();
     try {

@@ -137,7 +137,7 @@ describe('autosolve run (dispatch and reporting)', () => {
 
   it('posts no second comment after being killed between posting and completing the job', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug', labels: LABELLED }] }]);
-    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'demo', timeout: '1s', visibilityTimeout: '1s' } });
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'demo', timeout: '500ms', visibilityTimeout: '1s' } });
     const daemon = startCli(['run', '--config', config.file], { cwd: dir.path });
     sim.onRequest((request) => {
       if (request.method === 'POST') daemon.child.kill('SIGKILL');
