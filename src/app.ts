@@ -206,7 +206,7 @@ function executorSettings(config: Config): ExecutorSettings {
     case 'openai':
       return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
     case 'command':
-      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs, parentEnv: processEnv() };
+      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs, parentEnv: processEnv(), allowEnv: config.ai.command.passEnv };
     case 'demo':
       return { provider: 'demo' };
   }

@@ -20,14 +20,14 @@ function recordingCommand(dir: string, options: { exitCode?: number; hang?: bool
     `executor-${options.exitCode ?? 0}-${options.hang ? 'hang' : 'ok'}.cjs`,
     `const fs = require('fs');
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
-fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ number: input.number, title: input.title, envTitle: process.env.AUTOSOLVE_ISSUE_TITLE }) + '\\n');
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ number: input.number, title: input.title, envTitle: process.env.AUTOSOLVE_ISSUE_TITLE, agentKey: process.env.AGENT_API_KEY ?? null, otherSecret: process.env.OTHER_SECRET ?? null }) + '\\n');
 ${options.hang ? 'setInterval(() => {}, 1000);' : ''}
 ${options.exitCode ? `process.stderr.write('model crashed: out of memory\\n'); process.exit(${options.exitCode});` : `process.stdout.write('Likely cause for #' + input.number + ': @maintainer should look at the parser.');`}
 `,
   );
   return {
     run: [process.execPath, script],
-    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { number: number; title: string; envTitle: string }) : []),
+    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { number: number; title: string; envTitle: string; agentKey: string | null; otherSecret: string | null }) : []),
   };
 }
 
@@ -69,8 +69,9 @@ describe('autosolve run (dispatch and reporting)', () => {
       { owner: 'acme', name: 'web', issues: [{ title: 'Web bug', labels: ['bug', 'AUTOSOLVE'] }, { title: 'Other', labels: ['bug'] }] },
     ]);
     const command = recordingCommand(dir.path);
-    const config = daemonConfig(dir.path, sim, ['acme/api', 'acme/web'], { github: ANSWERING, ai: { provider: 'command', command: { run: command.run } } });
-    const first = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    const config = daemonConfig(dir.path, sim, ['acme/api', 'acme/web'], { github: ANSWERING, ai: { provider: 'command', command: { run: command.run, passEnv: ['AGENT_API_KEY'] } } });
+    const secrets = { AGENT_API_KEY: 'agent-key-1', OTHER_SECRET: 'other-secret-2' };
+    const first = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: secrets });
     assert.equal(first.code, 0, first.stdout + first.stderr);
 
     const commented = (owner: string, name: string) => sim!.issues(owner, name).filter((i) => sim!.comments(owner, name, i.number).length > 0).map((i) => i.number);
@@ -86,6 +87,9 @@ describe('autosolve run (dispatch and reporting)', () => {
     const [call] = command.calls();
     assert.equal(call?.title, sim.issues('acme', 'api')[0]?.title);
     assert.equal(call?.envTitle, call?.title);
+    // Secret-looking variables are withheld unless listed in ai.command.passEnv.
+    assert.equal(call?.agentKey, 'agent-key-1');
+    assert.equal(call?.otherSecret, null);
     assert.equal(existsSync('/tmp/autosolve-pwned'), false);
 
     // Our own comments bumped updated_at; the second run must not answer again.

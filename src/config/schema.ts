@@ -126,6 +126,8 @@ export const configSchema = z.strictObject({
         .strictObject({
           /** argv of the program to run, spawned without a shell; required with provider command. */
           run: z.array(z.string().min(1)).min(1).optional(),
+          /** Variables handed to the program although their names look secret (…TOKEN, …KEY, …SECRET, …PASSWORD), e.g. ANTHROPIC_API_KEY. Default: none. */
+          passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
         })
         .prefault({}),
     })
