@@ -85,7 +85,7 @@ export class App {
         maxConcurrent: config.github.rateLimit.maxConcurrent,
         ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
       },
-      telemetry: combineTelemetry(hooks.githubTelemetry, { onRateLimit: (info) => rateLimitRecorder.seen(info) }),
+      telemetry: fanOut<GitHubTelemetry>(hooks.githubTelemetry, { onRateLimit: (info) => rateLimitRecorder.seen(info) }),
     });
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     const entries = registry({
@@ -212,36 +212,30 @@ function executorSettings(config: Config): ExecutorSettings {
   }
 }
 
-function mergeHooks(first: AppHooks, second: AppHooks): AppHooks {
-  const both = <T extends object>(a: T | undefined, b: T | undefined): T | undefined => {
-    if (!a || !b) return a ?? b;
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof T>;
-    return Object.fromEntries(
-      [...keys].map((key) => [key, (...args: unknown[]) => [a, b].forEach((o) => (o[key] as ((...x: unknown[]) => void) | undefined)?.(...args))]),
-    ) as T;
-  };
-  const merged: AppHooks = {
-    ...(first.executor ? { executor: first.executor } : {}),
-    ...(first.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: first.writeMinIntervalMs }),
-    ...optional('githubTelemetry', both(first.githubTelemetry, second.githubTelemetry)),
-    ...optional('schedulerObserver', both(first.schedulerObserver, second.schedulerObserver)),
-    ...optional('dispatchObserver', both(first.dispatchObserver, second.dispatchObserver)),
-  };
-  const polls = [first.onPoll, second.onPoll].filter((f) => f !== undefined);
-  return polls.length > 0 ? { ...merged, onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : merged;
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function combineTelemetry(...observers: Array<GitHubTelemetry | undefined>): GitHubTelemetry {
-  const present = observers.filter((o): o is GitHubTelemetry => o !== undefined);
+/** The given hooks plus the metrics' observers: every observer hears every event. */
+function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
+  const polls = [given.onPoll, metrics.onPoll].filter((f) => f !== undefined);
   return {
-    onResponse: (info) => present.forEach((o) => o.onResponse?.(info)),
-    onRateLimit: (info) => present.forEach((o) => o.onRateLimit?.(info)),
-    onWait: (info) => present.forEach((o) => o.onWait?.(info)),
+    ...given,
+    githubTelemetry: fanOut(given.githubTelemetry, metrics.githubTelemetry),
+    schedulerObserver: fanOut(given.schedulerObserver, metrics.schedulerObserver),
+    dispatchObserver: fanOut(given.dispatchObserver, metrics.dispatchObserver),
+    ...(polls.length > 0 ? { onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : {}),
   };
+}
+
+/** One observer that calls, method by method, each given one; undefined ones are skipped. */
+function fanOut<T extends object>(...observers: Array<T | undefined>): T {
+  const present = observers.filter((o): o is T => o !== undefined);
+  const methods = new Set(present.flatMap((o) => Object.keys(o)));
+  return Object.fromEntries(
+    [...methods].map((name) => [
+      name,
+      (...args: unknown[]) => {
+        for (const observer of present) (observer as Record<string, ((...x: unknown[]) => void) | undefined>)[name]?.(...args);
+      },
+    ]),
+  ) as T;
 }
 
 /** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */

@@ -233,18 +233,6 @@ describe('autosolve run (dispatch and reporting)', () => {
     assert.equal(job?.state, 'dead');
     assert.match(job?.last_error ?? '', /500ms|timed out|did not finish|within/i);
   });
-});
-
-describe('autosolve run (shutdown while an executor runs)', () => {
-  let dir: { path: string; cleanup: () => void };
-  let sim: Simulator | undefined;
-  beforeEach(() => {
-    dir = tempDir();
-  });
-  afterEach(async () => {
-    await sim?.close();
-    dir.cleanup();
-  });
 
   it('exits at once on a second signal and leaves no executor process behind', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug', labels: LABELLED }] }]);

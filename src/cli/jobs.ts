@@ -1,9 +1,10 @@
 /** `autosolve jobs list | show ID | retry ID`: the dispatch queue, dead jobs included. */
 import { Command } from 'commander';
-import { QUEUE_JOB_STATES, SqlJobQueue, type QueueJobRecord, type QueueJobState } from '../infra/store/index.js';
+import { QUEUE_JOB_STATES, type QueueJobState } from '../domain/ports.js';
+import { SqlJobQueue, type QueueJobRecord } from '../infra/store/index.js';
 import { UsageError, UserFacingError } from './errors.js';
-import { loadFor, printJson, withConfigOption, type ConfigOption } from './shared.js';
-import { ago, fit, oneLine, openExistingDatabase, pad, WIDTH } from './status.js';
+import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
+import { ago, fit, oneLine, pad, WIDTH } from './status.js';
 
 interface JsonOption extends ConfigOption {
   readonly json?: boolean;

@@ -1,8 +1,10 @@
-/** What several commands share: the --config option, loading it, opening the database. */
+/** What several commands share: the --config option, loading it, opening an existing database, JSON output. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { enableDebugOutput } from './errors.js';
 import { openDatabase, SchemaMigrator, type Database } from '../infra/store/index.js';
+import { enableDebugOutput, UserFacingError } from './errors.js';
 
 export interface ConfigOption {
   readonly config?: string;
@@ -18,11 +20,21 @@ export function loadFor(options: ConfigOption, forRun: boolean): LoadedConfig {
   return loaded;
 }
 
-/** Opens the database and applies pending migrations (refusing a newer schema). */
-export async function openMigrated(path: string): Promise<Database> {
-  const database = openDatabase(path);
+/**
+ * Opens a database the daemon already made. Read-mostly commands never create
+ * one (an empty file would hide a wrong path) nor migrate one behind the user's back.
+ */
+export async function openExistingDatabase(path: string): Promise<Database> {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new UserFacingError(`no database at ${absolute} yet: run \`autosolve run\` first`);
+  const database = openDatabase(absolute, { mustExist: true });
   try {
-    await new SchemaMigrator(database.db, database.path).up();
+    const pending = (await new SchemaMigrator(database.db, database.path).status()).filter((m) => m.executedAt === null);
+    if (pending.length > 0) {
+      throw new UserFacingError(
+        `the database at ${absolute} lacks migrations (${pending.map((m) => m.name).join(', ')}): run \`autosolve migrate up\` or \`autosolve run\` first`,
+      );
+    }
     return database;
   } catch (error) {
     await database.close();

@@ -1,38 +1,13 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { openDatabase, SchemaMigrator, StatusReader, type Database, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
-import { UserFacingError } from './errors.js';
-import { loadFor, printJson, withConfigOption, type ConfigOption } from './shared.js';
+import { StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
 /** Human output is laid out for this many columns. */
 export const WIDTH = 80;
 
 interface StatusOptions extends ConfigOption {
   readonly json?: boolean;
-}
-
-/**
- * Opens a database the daemon already made. Read-mostly commands never create
- * one (an empty file would hide a wrong path) nor migrate one behind the user's back.
- */
-export async function openExistingDatabase(path: string): Promise<Database> {
-  const absolute = resolve(path);
-  if (!existsSync(absolute)) throw new UserFacingError(`no database at ${absolute} yet: run \`autosolve run\` first`);
-  const database = openDatabase(absolute, { mustExist: true });
-  try {
-    const pending = (await new SchemaMigrator(database.db, database.path).status()).filter((m) => m.executedAt === null);
-    if (pending.length > 0) {
-      throw new UserFacingError(
-        `the database at ${absolute} lacks migrations (${pending.map((m) => m.name).join(', ')}): run \`autosolve migrate up\` or \`autosolve run\` first`,
-      );
-    }
-    return database;
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
 }
 
 export function statusCommand(): Command {

@@ -137,6 +137,10 @@ export interface IssueSyncStore {
 
 // ---------------------------------------------------------------- queue
 
+/** Where a queue job is in its life. */
+export const QUEUE_JOB_STATES = ['pending', 'running', 'done', 'dead'] as const;
+export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
+
 /** A durable dispatch row, claimed by one worker at a time. */
 export interface QueueJob {
   readonly id: number;

@@ -11,8 +11,6 @@ import type { JobsTable, QueueJobState, Schema } from './schema.js';
 /** Outcomes after which an issue is never dispatched again. */
 export const HANDLED_OUTCOMES: readonly JobOutcome[] = ['answered', 'already-answered'];
 
-export const QUEUE_JOB_STATES: readonly QueueJobState[] = ['pending', 'running', 'done', 'dead'];
-
 export interface QueueOptions {
   /** Delay before the second attempt; doubles each attempt, capped at `maxRetryDelayMs`. Default 60 s. */
   readonly retryDelayMs?: number;

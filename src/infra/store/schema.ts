@@ -1,5 +1,8 @@
 /** Table types for Kysely. Times are ISO 8601 text; booleans are 0/1 integers (portable to PostgreSQL). */
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { QueueJobState } from '../../domain/ports.js';
+
+export type { QueueJobState };
 
 export interface RepositoriesTable {
   id: Generated<number>;
@@ -41,8 +44,6 @@ export interface SyncCursorsTable {
   last_error: string | null;
   last_error_at: string | null;
 }
-
-export type QueueJobState = 'pending' | 'running' | 'done' | 'dead';
 
 export interface JobsTable {
   id: Generated<number>;

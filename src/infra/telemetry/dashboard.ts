@@ -5,6 +5,7 @@
  * /api/status every few seconds. Issue titles and error messages are untrusted:
  * the server escapes every string, and the script only ever sets text nodes.
  */
+import { QUEUE_JOB_STATES } from '../../domain/ports.js';
 
 /** Where the dashboard gets its data; the composition root adapts the status reader to it. */
 export interface DashboardSource {
@@ -35,8 +36,6 @@ export interface DashboardRenderOptions {
   /** How often the script re-renders from /api/status. Default 5000. */
   refreshMs?: number;
 }
-
-const QUEUE_STATES = ['pending', 'running', 'done', 'dead'] as const;
 
 export function escapeHtml(text: string): string {
   return text
@@ -85,7 +84,7 @@ function jobCellClass(state: string, n: number): string {
 }
 
 function renderQueue(queue: DashboardSnapshot['queue']): string {
-  const items = QUEUE_STATES.map((state) => `<div><dt>${state}</dt><dd data-state="${state}">${count(queue[state])}</dd></div>`);
+  const items = QUEUE_JOB_STATES.map((state) => `<div><dt>${state}</dt><dd data-state="${state}">${count(queue[state])}</dd></div>`);
   return `<section class="card" id="queue"><h2>Queue</h2><dl>${items.join('')}</dl></section>`;
 }
 
@@ -108,7 +107,7 @@ function renderRepositories(repositories: DashboardSnapshot['repositories'], now
   const rows = repositories.map((repo) => {
     const state = repositoryState(repo);
     const polled = repo.lastPolledAt === null ? 'never' : `${age(now - Date.parse(repo.lastPolledAt))} ago`;
-    const jobs = QUEUE_STATES.map((s) => `<td class="${jobCellClass(s, repo.jobs[s])}">${count(repo.jobs[s])}</td>`).join('');
+    const jobs = QUEUE_JOB_STATES.map((s) => `<td class="${jobCellClass(s, repo.jobs[s])}">${count(repo.jobs[s])}</td>`).join('');
     const error = repo.lastError === null ? '' : escapeHtml(repo.lastError);
     return (
       `<tr data-repository="${escapeHtml(repo.repository)}"><th scope="row">${escapeHtml(repo.repository)}</th>` +

@@ -9,11 +9,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DispatchObserver } from '../../domain/ports.js';
 import type { GitHubTelemetry } from '../github/index.js';
 import type { SchedulerObserver } from '../../schedule/scheduler.js';
+import { QUEUE_JOB_STATES, type QueueJobState } from '../../domain/ports.js';
 
 export type PollOutcome = 'changed' | 'not_modified' | 'error';
 
-export const QUEUE_STATES = ['pending', 'running', 'done', 'dead'] as const;
-export type QueueState = (typeof QUEUE_STATES)[number];
+export type QueueState = QueueJobState;
 
 export interface DaemonMetricsOptions {
   /** Queue jobs by state, read at scrape time (the queue is the truth, not a running tally). Required. */
@@ -169,7 +169,7 @@ export class DaemonMetrics {
         this.reset();
         queueRead = Promise.resolve().then(queueCounts).then(
           (counts) => {
-            for (const state of QUEUE_STATES) this.set({ state }, counts[state]);
+            for (const state of QUEUE_JOB_STATES) this.set({ state }, counts[state]);
           },
           (error: unknown) => {
             collectErrors.inc();
