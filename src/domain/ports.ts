@@ -42,8 +42,17 @@ export interface IssueReader {
   listComments(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Comment[]>;
 }
 
+export interface CreateCommentOptions {
+  /**
+   * Runs once the write throttle has let the request through, right before it
+   * is sent: the last moment to re-check the marker and the claim. A throw
+   * cancels the write (nothing is sent) and propagates. Default: none.
+   */
+  readonly beforeWrite?: (signal: AbortSignal) => Promise<void>;
+}
+
 export interface IssueCommenter {
-  createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal): Promise<Comment>;
+  createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal, options?: CreateCommentOptions): Promise<Comment>;
   updateComment(repo: RepositoryRef, commentId: number, body: string, signal: AbortSignal): Promise<Comment>;
 }
 
