@@ -14,17 +14,58 @@ function nodeId(prefix: string, id: number): string {
   return `${prefix}_${Buffer.from(`sim:${id}`).toString('base64url')}`;
 }
 
+/** A user as GitHub embeds one in issues, comments and repositories (the description's simple-user). */
 export function userPayload(state: SimulatorState, base: UrlBase, login: string) {
   const id = state.userId(login);
+  const url = `${base.api}/users/${encodeURIComponent(login)}`;
   return {
     login,
     id,
     node_id: nodeId('U', id),
     avatar_url: `${base.web}/avatars/${encodeURIComponent(login)}`,
-    url: `${base.api}/users/${encodeURIComponent(login)}`,
+    gravatar_id: '',
+    url,
     html_url: `${base.web}/${encodeURIComponent(login)}`,
+    followers_url: `${url}/followers`,
+    following_url: `${url}/following{/other_user}`,
+    gists_url: `${url}/gists{/gist_id}`,
+    starred_url: `${url}/starred{/owner}{/repo}`,
+    subscriptions_url: `${url}/subscriptions`,
+    organizations_url: `${url}/orgs`,
+    repos_url: `${url}/repos`,
+    events_url: `${url}/events{/privacy}`,
+    received_events_url: `${url}/received_events`,
     type: login.endsWith('[bot]') ? 'Bot' : 'User',
+    user_view_type: 'public',
     site_admin: false,
+  };
+}
+
+/** GET /user: the token's own user with the private fields GitHub shows only to that user (private-user). */
+export function authenticatedUserPayload(state: SimulatorState, base: UrlBase, login: string) {
+  return {
+    ...userPayload(state, base, login),
+    user_view_type: 'private',
+    name: null,
+    company: null,
+    blog: '',
+    location: null,
+    email: null,
+    hireable: null,
+    bio: null,
+    twitter_username: null,
+    public_repos: 0,
+    public_gists: 0,
+    followers: 0,
+    following: 0,
+    created_at: state.startedAt,
+    updated_at: state.startedAt,
+    private_gists: 0,
+    total_private_repos: 0,
+    owned_private_repos: 0,
+    disk_usage: 0,
+    collaborators: 0,
+    two_factor_authentication: true,
   };
 }
 
@@ -32,32 +73,96 @@ function repoApiUrl(base: UrlBase, repository: RepositoryRecord): string {
   return `${base.api}/repos/${repository.owner}/${repository.name}`;
 }
 
+/** GET /repos/{owner}/{repo} (the description's full-repository), as the authenticated user sees it. */
 export function repositoryPayload(state: SimulatorState, base: UrlBase, repository: RepositoryRecord) {
   const openIssues = state.issuesOf(repository).filter((issue) => issue.state === 'open').length;
+  const url = repoApiUrl(base, repository);
+  const fullName = `${repository.owner}/${repository.name}`;
+  const htmlUrl = `${base.web}/${fullName}`;
+  const host = new URL(base.web).host;
   return {
     id: repository.id,
     node_id: nodeId('R', repository.id),
     name: repository.name,
-    full_name: `${repository.owner}/${repository.name}`,
+    full_name: fullName,
     private: repository.private,
     owner: userPayload(state, base, repository.owner),
-    html_url: `${base.web}/${repository.owner}/${repository.name}`,
+    html_url: htmlUrl,
     description: null,
     fork: false,
-    url: repoApiUrl(base, repository),
-    issues_url: `${repoApiUrl(base, repository)}/issues{/number}`,
-    labels_url: `${repoApiUrl(base, repository)}/labels{/name}`,
-    created_at: repository.createdAt,
-    updated_at: repository.createdAt,
-    pushed_at: repository.createdAt,
+    url,
+    archive_url: `${url}/{archive_format}{/ref}`,
+    assignees_url: `${url}/assignees{/user}`,
+    blobs_url: `${url}/git/blobs{/sha}`,
+    branches_url: `${url}/branches{/branch}`,
+    collaborators_url: `${url}/collaborators{/collaborator}`,
+    comments_url: `${url}/comments{/number}`,
+    commits_url: `${url}/commits{/sha}`,
+    compare_url: `${url}/compare/{base}...{head}`,
+    contents_url: `${url}/contents/{+path}`,
+    contributors_url: `${url}/contributors`,
+    deployments_url: `${url}/deployments`,
+    downloads_url: `${url}/downloads`,
+    events_url: `${url}/events`,
+    forks_url: `${url}/forks`,
+    git_commits_url: `${url}/git/commits{/sha}`,
+    git_refs_url: `${url}/git/refs{/sha}`,
+    git_tags_url: `${url}/git/tags{/sha}`,
+    git_url: `git://${host}/${fullName}.git`,
+    issue_comment_url: `${url}/issues/comments{/number}`,
+    issue_events_url: `${url}/issues/events{/number}`,
+    issues_url: `${url}/issues{/number}`,
+    keys_url: `${url}/keys{/key_id}`,
+    labels_url: `${url}/labels{/name}`,
+    languages_url: `${url}/languages`,
+    merges_url: `${url}/merges`,
+    milestones_url: `${url}/milestones{/number}`,
+    notifications_url: `${url}/notifications{?since,all,participating}`,
+    pulls_url: `${url}/pulls{/number}`,
+    releases_url: `${url}/releases{/id}`,
+    ssh_url: `git@${host}:${fullName}.git`,
+    stargazers_url: `${url}/stargazers`,
+    statuses_url: `${url}/statuses/{sha}`,
+    subscribers_url: `${url}/subscribers`,
+    subscription_url: `${url}/subscription`,
+    tags_url: `${url}/tags`,
+    teams_url: `${url}/teams`,
+    trees_url: `${url}/git/trees{/sha}`,
+    clone_url: `${htmlUrl}.git`,
+    mirror_url: null,
+    hooks_url: `${url}/hooks`,
+    svn_url: htmlUrl,
+    homepage: null,
+    language: null,
+    forks_count: 0,
+    stargazers_count: 0,
+    watchers_count: 0,
+    size: 0,
     default_branch: 'main',
-    visibility: repository.private ? 'private' : 'public',
+    open_issues_count: openIssues,
+    is_template: false,
+    topics: [],
     has_issues: true,
+    has_projects: true,
+    has_wiki: true,
+    has_pages: false,
+    has_downloads: true,
+    has_discussions: false,
     archived: false,
     disabled: false,
-    open_issues_count: openIssues,
-    open_issues: openIssues,
+    visibility: repository.private ? 'private' : 'public',
+    pushed_at: repository.createdAt,
+    created_at: repository.createdAt,
+    updated_at: repository.createdAt,
     permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
+    allow_forking: true,
+    web_commit_signoff_required: false,
+    license: null,
+    forks: 0,
+    open_issues: openIssues,
+    watchers: 0,
+    network_count: 0,
+    subscribers_count: 0,
   };
 }
 

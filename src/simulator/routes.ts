@@ -1,13 +1,13 @@
 /** The REST endpoints the simulator answers, each a pure function of the model and the request. */
 import { paginate } from './pagination.js';
 import {
+  authenticatedUserPayload,
   commentPayload,
   errors,
   issuePayload,
   labelPayload,
   rateLimitPayload,
   repositoryPayload,
-  userPayload,
   type UrlBase,
 } from './payloads.js';
 import type { RateLimitBudgets } from './rate-limit.js';
@@ -33,6 +33,8 @@ export interface Reply {
 }
 
 interface Route {
+  /** The operation in GitHub's REST description this route answers as; test/simulator-openapi.test.ts holds it to it. */
+  operationId: string;
   method: string;
   pattern: RegExp;
   /** Free routes cost no rate-limit unit (GitHub's /rate_limit). */
@@ -169,17 +171,20 @@ const OWNER_REPO = String.raw`/repos/([^/]+)/([^/]+)`;
 
 const routes: Route[] = [
   {
+    operationId: 'rate-limit/get',
     method: 'GET',
     pattern: /^\/rate_limit$/,
     free: true,
     handle: (context) => json(rateLimitPayload(context.budgets.stateOf(context.token))),
   },
   {
+    operationId: 'users/get-authenticated',
     method: 'GET',
     pattern: /^\/user$/,
-    handle: (context) => json(userPayload(context.state, context.base, SIM_USER)),
+    handle: (context) => json(authenticatedUserPayload(context.state, context.base, SIM_USER)),
   },
   {
+    operationId: 'repos/get',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}$`),
     handle: withRepository((context, repository) =>
@@ -187,11 +192,13 @@ const routes: Route[] = [
     ),
   },
   {
+    operationId: 'issues/list-for-repo',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}/issues$`),
     handle: withRepository(listIssues),
   },
   {
+    operationId: 'issues/get-comment',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}/issues/comments/(\\d+)$`),
     handle: withRepository((context, repository, [id = '']) => {
@@ -200,6 +207,7 @@ const routes: Route[] = [
     }),
   },
   {
+    operationId: 'issues/update-comment',
     method: 'PATCH',
     pattern: new RegExp(`^${OWNER_REPO}/issues/comments/(\\d+)$`),
     handle: withRepository((context, repository, [id = '']) => {
@@ -211,21 +219,25 @@ const routes: Route[] = [
     }),
   },
   {
+    operationId: 'issues/get',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)$`),
     handle: withIssue((context, issue) => json(issuePayload(context.state, context.base, issue))),
   },
   {
+    operationId: 'issues/list-comments',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)/comments$`),
     handle: withIssue(listComments),
   },
   {
+    operationId: 'issues/create-comment',
     method: 'POST',
     pattern: new RegExp(`^${OWNER_REPO}/issues/(\\d+)/comments$`),
     handle: withIssue(createComment),
   },
   {
+    operationId: 'issues/list-labels-for-repo',
     method: 'GET',
     pattern: new RegExp(`^${OWNER_REPO}/labels$`),
     handle: withRepository((context, repository) => {
@@ -241,8 +253,14 @@ const routes: Route[] = [
 ];
 
 export interface MatchedRoute {
+  operationId: string;
   free: boolean;
   handle(context: RouteContext): Reply;
+}
+
+/** Every endpoint the simulator serves, named by method and GitHub operation. */
+export function servedOperations(): Array<{ method: string; operationId: string }> {
+  return routes.map((route) => ({ method: route.method, operationId: route.operationId }));
 }
 
 /** The route for a request, or undefined (GitHub answers 404 for unknown paths and methods alike). */
@@ -257,7 +275,11 @@ export function matchRoute(method: string, path: string): MatchedRoute | undefin
     } catch {
       return undefined; // malformed percent-encoding names nothing that exists
     }
-    return { free: route.free ?? false, handle: (context) => route.handle(context, params) };
+    return {
+      operationId: route.operationId,
+      free: route.free ?? false,
+      handle: (context) => route.handle(context, params),
+    };
   }
   return undefined;
 }

@@ -83,7 +83,12 @@ export class SimulatorState {
   private nextCommentId = 2_000_000_001;
   private nextLabelId = 3_000_000_001;
 
-  constructor(private readonly now: () => number) {}
+  /** When the simulator started: the authenticated user's created_at. */
+  readonly startedAt: string;
+
+  constructor(private readonly now: () => number) {
+    this.startedAt = this.nowIso();
+  }
 
   nowIso(): string {
     return isoSeconds(this.now());
