@@ -29,7 +29,7 @@ before(async () => {
   sim.addIssue('acme', 'api', {
     title: 'Crash on empty config',
     body: 'Steps to reproduce',
-    labels: ['bug', 'autosolve'],
+    labels: ['bug', 'autosolve', 'good first issue', '🐛 crash'],
     user: 'alice',
     createdAt: at(90),
     comments: [
@@ -116,7 +116,8 @@ void describe('the simulator against GitHub\'s REST description', () => {
 
     const created = await call('POST', '/repos/acme/api/issues/1/comments', { body: JSON.stringify({ body: 'An answer' }) });
     ok(created, 201);
-    const { id } = created.json as { id: number };
+    const { id, url } = created.json as { id: number; url: string };
+    assert.equal(created.headers.get('location'), url);
     clock.now += 60_000;
     ok(await call('GET', `/repos/acme/api/issues/comments/${id}`));
     ok(await call('PATCH', `/repos/acme/api/issues/comments/${id}`, { body: JSON.stringify({ body: 'A better answer' }) }));

@@ -1,4 +1,7 @@
-/** The public contract of the GitHub API simulator (see notes/simulator-api.md). */
+/**
+ * The public contract of the GitHub API simulator. What it answers over HTTP is held to GitHub's REST
+ * description by test/simulator-openapi.test.ts.
+ */
 
 export interface SimulatorOptions {
   /** Port to listen on. Default 0 (an ephemeral port). */
