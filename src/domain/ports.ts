@@ -15,12 +15,24 @@ export interface ListIssuesRequest {
   readonly etag: string | null;
 }
 
+/** A listed item that failed validation: what could be read of it, and why it was set aside. */
+export interface SkippedIssue {
+  readonly githubId: number | null;
+  /** As GitHub sent it (possibly 0 or negative), or null when it was not a number. */
+  readonly number: number | null;
+  /** When it is a valid timestamp: it still marks the item's place in the list. */
+  readonly updatedAt: string | null;
+  readonly reason: string;
+}
+
 export type ListIssuesResult =
   | { readonly notModified: true }
   | {
       readonly notModified: false;
       /** Issues and pull requests (flagged), `updated` ascending. */
       readonly issues: readonly Issue[];
+      /** Items of the page that failed validation, to be logged and passed over. Default: none. */
+      readonly skipped?: readonly SkippedIssue[];
       /** Whether GitHub announced a next page (Link: rel="next"). */
       readonly hasNextPage: boolean;
       /** The response's ETag, to send back as If-None-Match. */
