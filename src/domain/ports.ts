@@ -120,8 +120,10 @@ export interface Log {
 
 /** Records the repositories the preflight validated. */
 export interface RepositoryRecorder {
-  /** Upserts the configured repository with GitHub's id; returns our repository id. */
+  /** Upserts the configured repository with GitHub's id, clearing any setup failure; returns our repository id. */
   record(configured: RepositoryRef, remote: RemoteRepository): Promise<number>;
+  /** Remembers why setup failed for a configured repository (it may have no GitHub id yet), for `autosolve status`. */
+  recordSetupFailure(configured: RepositoryRef, error: string): Promise<void>;
 }
 
 /** A queue job the poller asks for, committed with the issues that imply it. */

@@ -50,13 +50,13 @@ export interface NextStep {
 }
 
 export interface WalkLimits {
-  /** Pages in one pass before it stops with an error. Default 10,000 (a million issues). */
+  /** Pages in one pass before it stops with an error (the next pass resumes from the saved cursor). Default 2,000 (200,000 issues). */
   readonly maxPages?: number;
   /** Walks of one run of identical timestamps before the pass stops with an error. Default 10. */
   readonly maxRunWalks?: number;
 }
 
-export const DEFAULT_MAX_PAGES = 10_000;
+export const DEFAULT_MAX_PAGES = 2_000;
 export const DEFAULT_MAX_RUN_WALKS = 10;
 
 /** The listing did not make progress: the pass stops rather than loop or store a runaway cursor. */
