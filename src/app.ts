@@ -89,7 +89,7 @@ export class App {
     });
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     const entries = registry({
-      repositoryValidator: { github, repositories },
+      repositoryValidator: { github, repositories, log },
       issuePoller: {
         github,
         store: new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts }),

@@ -98,6 +98,7 @@ function repositoryTable(repositories: readonly RepositoryStatus[], now: Date): 
     if (cut) lines.push(repo.repository);
     lines.push(row(cut ? '' : repo.repository, [repo.validated ? '✓' : '✗', lastPoll, ...counts]));
     lines.push(`  ${describeCursor(repo)}`);
+    if (repo.setupError) lines.push(`  setup   failed ${ago(repo.setupError.at, now)}: ${oneLine(repo.setupError.error)}`);
     if (repo.lastError) {
       const when = repo.lastErrorAt ? `${ago(repo.lastErrorAt, now)}: ` : '';
       lines.push(`  error   ${when}${oneLine(repo.lastError)}`);

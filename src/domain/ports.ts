@@ -15,12 +15,24 @@ export interface ListIssuesRequest {
   readonly etag: string | null;
 }
 
+/** A listed item that failed validation: what could be read of it, and why it was set aside. */
+export interface SkippedIssue {
+  readonly githubId: number | null;
+  /** As GitHub sent it (possibly 0 or negative), or null when it was not a number. */
+  readonly number: number | null;
+  /** When it is a valid timestamp: it still marks the item's place in the list. */
+  readonly updatedAt: string | null;
+  readonly reason: string;
+}
+
 export type ListIssuesResult =
   | { readonly notModified: true }
   | {
       readonly notModified: false;
       /** Issues and pull requests (flagged), `updated` ascending. */
       readonly issues: readonly Issue[];
+      /** Items of the page that failed validation, to be logged and passed over. Default: none. */
+      readonly skipped?: readonly SkippedIssue[];
       /** Whether GitHub announced a next page (Link: rel="next"). */
       readonly hasNextPage: boolean;
       /** The response's ETag, to send back as If-None-Match. */
@@ -108,8 +120,10 @@ export interface Log {
 
 /** Records the repositories the preflight validated. */
 export interface RepositoryRecorder {
-  /** Upserts the configured repository with GitHub's id; returns our repository id. */
+  /** Upserts the configured repository with GitHub's id, clearing any setup failure; returns our repository id. */
   record(configured: RepositoryRef, remote: RemoteRepository): Promise<number>;
+  /** Remembers why setup failed for a configured repository (it may have no GitHub id yet), for `autosolve status`. */
+  recordSetupFailure(configured: RepositoryRef, error: string): Promise<void>;
 }
 
 /** A queue job the poller asks for, committed with the issues that imply it. */

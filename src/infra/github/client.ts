@@ -11,6 +11,8 @@ import {
   abortedRequestError,
   classifyGitHubError,
   malformedBodyError,
+  redirectError,
+  runawayListingError,
 } from './errors.js';
 import { linkedSignal } from './abort-link.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
@@ -32,8 +34,12 @@ export interface GitHubClientOptions {
 }
 
 const PER_PAGE = 100;
-/** A runaway Link chain must not keep a job busy forever: 100 pages = 10,000 comments. */
-const MAX_COMMENT_PAGES = 100;
+/**
+ * A runaway Link chain must not keep a job busy: 30 pages = 3,000 comments,
+ * more than nearly any issue has. The marker check runs twice per answer, so a
+ * misbehaving server costs at most 60 requests per issue, then a clear error.
+ */
+const MAX_COMMENT_PAGES = 30;
 const API_VERSION = '2022-11-28';
 const silentLog = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -93,15 +99,18 @@ export class GitHubClient implements GitHubPort {
     const response = await this.send(request, 'GET /repos/{owner}/{repo}/issues', params, signal);
     if (response.status === 304) return { notModified: true };
     const etag = response.headers.etag;
+    const { issues, skipped } = toIssues(this.jsonBody(request, response));
     return {
       notModified: false,
-      issues: toIssues(this.jsonBody(request, response)),
+      issues,
+      skipped,
       hasNextPage: hasNextLink(response.headers.link),
       etag: etag === undefined ? null : String(etag),
     };
   }
 
   async getIssue(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Issue> {
+    assertIssueNumber(repo, number);
     const request = describeRequest(repo, 'GET', `/issues/${number}`, `get issue #${number} of ${fullNameOf(repo)}`, `issue #${number}`);
     const response = await this.send(
       request,
@@ -113,6 +122,7 @@ export class GitHubClient implements GitHubPort {
   }
 
   async listComments(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Comment[]> {
+    assertIssueNumber(repo, number);
     const request = describeRequest(
       repo,
       'GET',
@@ -122,21 +132,36 @@ export class GitHubClient implements GitHubPort {
     );
     // Our own page loop rather than octokit.paginate: its iterator drops
     // `request.signal` after the first page, and every page must be abortable.
+    // Every exit is bounded: an empty page ends the list whatever the Link
+    // header says, and a repeated page or too many pages is an error rather
+    // than a partial list (a marker beyond what we read would be missed).
     const comments: Comment[] = [];
-    for (let page = 1; page <= MAX_COMMENT_PAGES; page++) {
+    let previous = '';
+    for (let page = 1; ; page++) {
       const response = await this.send(
         request,
         'GET /repos/{owner}/{repo}/issues/{issue_number}/comments',
         { ...refParams(repo), issue_number: number, per_page: PER_PAGE, page },
         signal,
       );
-      comments.push(...toComments(this.jsonBody(request, response)));
+      const batch = toComments(this.jsonBody(request, response));
+      if (batch.length === 0) break;
+      const signature = batch.map((comment) => comment.githubId).join(',');
+      if (signature === previous) {
+        throw runawayListingError(request, `GitHub answered page ${page} with the same comments as page ${page - 1}`, response.status);
+      }
+      previous = signature;
+      comments.push(...batch);
       if (!hasNextLink(response.headers.link)) break;
+      if (page >= MAX_COMMENT_PAGES) {
+        throw runawayListingError(request, `GitHub still announced more comments after ${MAX_COMMENT_PAGES} pages (${comments.length} comments)`, response.status);
+      }
     }
     return comments;
   }
 
   async createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal): Promise<Comment> {
+    assertIssueNumber(repo, number);
     const request = describeRequest(
       repo,
       'POST',
@@ -182,6 +207,9 @@ export class GitHubClient implements GitHubPort {
     try {
       const headers = { 'x-github-api-version': API_VERSION, ...(params.headers as Record<string, string> | undefined) };
       const response = await this.octokit.request(route, { ...params, headers, request: { signal: link.signal } });
+      // Octokit hands back any status below 400 as a success; fetch already
+      // followed the redirects it could (a renamed repository's 301).
+      if (response.status >= 300 && response.status < 400) throw redirectError(request, response.status, response.headers);
       return { status: response.status, headers: response.headers, data: response.data as unknown };
     } catch (error) {
       const notModified = notModifiedResponse(error);
@@ -203,6 +231,13 @@ export class GitHubClient implements GitHubPort {
       throw malformedBodyError(request, response.status, response.headers);
     }
     return response.data;
+  }
+}
+
+/** Nothing is ever read from or posted to issue 0 or -1, whatever a server or an old database says. */
+function assertIssueNumber(repo: RepositoryRef, number: number): void {
+  if (!Number.isSafeInteger(number) || number <= 0) {
+    throw new RangeError(`refusing to use issue number ${number} of ${fullNameOf(repo)}: issue numbers are positive integers`);
   }
 }
 

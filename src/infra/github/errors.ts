@@ -69,13 +69,58 @@ export function abortedRequestError(request: RequestDescription): Error {
   return error;
 }
 
-/** A 2xx whose body was not the JSON we asked for: the transport mangled or cut it. */
+/**
+ * A 2xx whose body was not the JSON we asked for. With a JSON content type the
+ * body was cut or mangled in transit (retry soon); with another one something
+ * that is not GitHub's API answered (a proxy's login page, a wrong baseUrl),
+ * and retrying will not change that.
+ */
 export function malformedBodyError(request: RequestDescription, status: number, headers: ResponseHeaders): GitHubRequestError {
+  const details = { status, method: request.method, path: request.path, requestId: requestIdOf(headers) };
+  const type = contentTypeOf(headers);
+  if (type !== null && /^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+    return new GitHubRequestError('node', `${request.operation}: GitHub's response body was malformed or truncated (HTTP ${status}, ${type})`, details);
+  }
   return new GitHubRequestError(
-    'node',
-    `${request.operation}: GitHub's response body was malformed or truncated (HTTP ${status})`,
+    'permanent',
+    `${request.operation}: the answer was not JSON (HTTP ${status}, content-type ${type ?? 'none'}); ` +
+      'something other than GitHub\'s API answered: check github.baseUrl and any proxy in between',
+    details,
+  );
+}
+
+/**
+ * A 3xx other than 304 that fetch did not follow (no usable `Location`, or a
+ * redirect the transport would not take): reported as what it is, not as a
+ * body of the wrong shape.
+ */
+export function redirectError(request: RequestDescription, status: number, headers: ResponseHeaders): GitHubRequestError {
+  const location = headers.location;
+  const where = location === undefined ? 'no Location header' : `Location: ${String(location)}`;
+  return new GitHubRequestError(
+    'permanent',
+    `${request.operation}: GitHub answered HTTP ${status} (${where}, content-type ${contentTypeOf(headers) ?? 'none'}) instead of data; ` +
+      `if ${request.repository} was renamed or transferred, configure its new name; otherwise check github.baseUrl`,
     { status, method: request.method, path: request.path, requestId: requestIdOf(headers) },
   );
+}
+
+/**
+ * A paged listing that does not make progress: `rel="next"` with the same page
+ * again, or more pages than any real listing has. The pass stops instead of
+ * looping; retrying soon would only repeat it.
+ */
+export function runawayListingError(request: RequestDescription, what: string, status: number | null): GitHubRequestError {
+  return new GitHubRequestError(
+    'permanent',
+    `${request.operation}: ${what}; a proxy or server in between may be mangling pagination (check github.baseUrl)`,
+    { status, method: request.method, path: request.path, requestId: null },
+  );
+}
+
+function contentTypeOf(headers: ResponseHeaders): string | null {
+  const type = headers['content-type'];
+  return type === undefined ? null : String(type);
 }
 
 function requestIdOf(headers: ResponseHeaders): string | null {

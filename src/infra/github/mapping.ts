@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Comment, Issue, RemoteRepository } from '../../domain/entities.js';
+import type { SkippedIssue } from '../../domain/ports.js';
 
 const userSchema = z.object({ login: z.string() }).nullish();
 
@@ -20,19 +21,36 @@ const repositorySchema = z.object({
 // GitHub documents labels as objects, but its schema also allows bare strings.
 const labelSchema = z.union([z.string(), z.object({ name: z.string() })]);
 
-const issueSchema = z.object({
-  id: z.number(),
-  number: z.number(),
-  title: z.string(),
-  body: z.string().nullish(),
-  state: z.enum(['open', 'closed']),
-  labels: z.array(labelSchema).default([]),
-  user: userSchema,
-  html_url: z.string(),
-  comments: z.number().default(0),
-  created_at: z.string(),
-  updated_at: z.string(),
-  pull_request: z.unknown().optional(),
+/** GitHub's timestamps: ISO 8601 with a zone (`2011-04-22T13:33:48Z`). */
+const timestamp = z.iso.datetime({ offset: true });
+const positiveInteger = z.number().int().positive();
+
+const issueSchema = z
+  .object({
+    id: positiveInteger,
+    // Nothing may ever be posted to issue 0 or -1: such a number is a malformed item.
+    number: positiveInteger,
+    title: z.string(),
+    body: z.string().nullish(),
+    state: z.enum(['open', 'closed']),
+    labels: z.array(labelSchema).default([]),
+    user: userSchema,
+    html_url: z.string(),
+    comments: z.number().int().nonnegative().default(0),
+    created_at: timestamp,
+    updated_at: timestamp,
+    pull_request: z.unknown().optional(),
+  })
+  .refine((issue) => Date.parse(issue.updated_at) >= Date.parse(issue.created_at), {
+    message: 'updated_at is before created_at',
+    path: ['updated_at'],
+  });
+
+/** What can still be read from an item that failed validation, to name it and keep the walk's place. */
+const looseIssueSchema = z.object({
+  id: z.unknown(),
+  number: z.unknown(),
+  updated_at: z.unknown(),
 });
 
 const commentSchema = z.object({
@@ -72,7 +90,10 @@ export function toRemoteRepository(data: unknown): RemoteRepository {
 }
 
 export function toIssue(data: unknown): Issue {
-  const issue = parse(issueSchema, 'an issue', data);
+  return issueOf(parse(issueSchema, 'an issue', data));
+}
+
+function issueOf(issue: z.infer<typeof issueSchema>): Issue {
   return {
     githubId: issue.id,
     number: issue.number,
@@ -90,9 +111,41 @@ export function toIssue(data: unknown): Issue {
   };
 }
 
-export function toIssues(data: unknown): Issue[] {
+export interface IssuePage {
+  readonly issues: Issue[];
+  /** Items that failed validation, in list order; the rest of the page is still good. */
+  readonly skipped: SkippedIssue[];
+}
+
+/**
+ * A list of issues, item by item: one malformed item (a field of the wrong
+ * type, a state GitHub does not have, a non-positive number, updated before
+ * created) is set aside with the reason, so it cannot stall its repository.
+ */
+export function toIssues(data: unknown): IssuePage {
   if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of issues', []);
-  return data.map(toIssue);
+  const page: IssuePage = { issues: [], skipped: [] };
+  for (const item of data) {
+    const result = issueSchema.safeParse(item);
+    if (result.success) page.issues.push(issueOf(result.data));
+    else page.skipped.push(skippedIssue(item, result.error.issues));
+  }
+  return page;
+}
+
+function skippedIssue(item: unknown, issues: readonly z.core.$ZodIssue[]): SkippedIssue {
+  const loose = looseIssueSchema.safeParse(item);
+  const fields = loose.success ? loose.data : { id: undefined, number: undefined, updated_at: undefined };
+  const reason = issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`)
+    .join('; ');
+  return {
+    githubId: positiveInteger.safeParse(fields.id).data ?? null,
+    number: typeof fields.number === 'number' && Number.isFinite(fields.number) ? fields.number : null,
+    updatedAt: timestamp.safeParse(fields.updated_at).data ?? null,
+    reason,
+  };
 }
 
 export function toComment(data: unknown): Comment {

@@ -16,13 +16,25 @@ export class SqlRepositoryStore implements RepositoryRecorder {
 
   async record(configured: RepositoryRef, remote: RemoteRepository): Promise<number> {
     const now = this.#now().toISOString();
-    const row = await this.db
-      .insertInto('repositories')
-      .values({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now, created_at: now })
-      .onConflict((oc) => oc.columns(['owner', 'name']).doUpdateSet({ github_id: remote.githubId, validated_at: now }))
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('repositories')
+        .values({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now, created_at: now })
+        .onConflict((oc) => oc.columns(['owner', 'name']).doUpdateSet({ github_id: remote.githubId, validated_at: now }))
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await trx.deleteFrom('setup_failures').where('owner', '=', configured.owner).where('name', '=', configured.name).execute();
+      return row.id;
+    });
+  }
+
+  async recordSetupFailure(configured: RepositoryRef, error: string): Promise<void> {
+    const failedAt = this.#now().toISOString();
+    await this.db
+      .insertInto('setup_failures')
+      .values({ owner: configured.owner, name: configured.name, error, failed_at: failedAt })
+      .onConflict((oc) => oc.columns(['owner', 'name']).doUpdateSet({ error, failed_at: failedAt }))
+      .execute();
   }
 
   /** Our id for a configured repository, or undefined before its first validation. */

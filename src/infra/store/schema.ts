@@ -76,12 +76,21 @@ export interface StateTable {
   updated_at: string;
 }
 
+/** Why setup last failed for a configured repository; deleted when it passes. */
+export interface SetupFailuresTable {
+  owner: string;
+  name: string;
+  error: string;
+  failed_at: string;
+}
+
 export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
   sync_cursors: SyncCursorsTable;
   jobs: JobsTable;
   state: StateTable;
+  setup_failures: SetupFailuresTable;
 }
 
 export type IssueRow = Selectable<IssuesTable>;

@@ -48,6 +48,8 @@ export interface RepositoryStatus {
   /** Set by a failed poll, cleared by the next successful one. */
   readonly lastError: string | null;
   readonly lastErrorAt: string | null;
+  /** Why setup last failed for it and when (ISO 8601); null once setup passed. */
+  readonly setupError: { readonly error: string; readonly at: string } | null;
   /** Where the next poll resumes; null before the first poll. */
   readonly cursor: SyncCursor | null;
   /** Stored issues (pull requests included, as GitHub's issues API lists them); `open` of those open. */
@@ -77,7 +79,13 @@ export class StatusReader {
    * configuration no longer lists follow with `configured: false`.
    */
   async repositories(now: Date = new Date(), configured?: readonly RepositoryRef[]): Promise<RepositoryStatus[]> {
-    const [rows, issueCounts, jobCounts] = await Promise.all([this.#repositoryRows(), this.#issueCounts(), new SqlJobQueue(this.db).counts()]);
+    const [rows, issueCounts, jobCounts, setupFailures] = await Promise.all([
+      this.#repositoryRows(),
+      this.#issueCounts(),
+      new SqlJobQueue(this.db).counts(),
+      this.db.selectFrom('setup_failures').selectAll().execute(),
+    ]);
+    const setupErrorOf = new Map(setupFailures.map((f) => [key(f), { error: f.error, at: f.failed_at }]));
     const jobsOf = new Map<number, QueueTotals>();
     for (const { repositoryId, state, count } of jobCounts) {
       const totals = jobsOf.get(repositoryId) ?? emptyTotals();
@@ -102,6 +110,7 @@ export class StatusReader {
           lastPollAgeSeconds: ageSeconds(row.last_polled_at, now),
           lastError: row.last_error,
           lastErrorAt: row.last_error_at,
+          setupError: setupErrorOf.get(key(row)) ?? null,
           cursor: row.page === null ? null : { since: row.since, page: row.page, etag: row.etag },
           issues: issuesOf.get(row.id) ?? { stored: 0, open: 0 },
           jobs: jobsOf.get(row.id) ?? emptyTotals(),
@@ -109,7 +118,7 @@ export class StatusReader {
       ]),
     );
     if (configured === undefined) return [...byName.values()];
-    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref));
+    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref, setupErrorOf.get(key(ref)) ?? null));
     const unlisted = [...byName.values()].filter((r) => !r.configured);
     return [...listed, ...unlisted];
   }
@@ -221,7 +230,7 @@ function ageSeconds(iso: string | null, now: Date): number | null {
   return Number.isNaN(then) ? null : Math.max(0, Math.floor((now.getTime() - then) / 1000));
 }
 
-function neverValidated(ref: RepositoryRef): RepositoryStatus {
+function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupError']): RepositoryStatus {
   return {
     repository: key(ref),
     owner: ref.owner,
@@ -235,6 +244,7 @@ function neverValidated(ref: RepositoryRef): RepositoryStatus {
     lastPollAgeSeconds: null,
     lastError: null,
     lastErrorAt: null,
+    setupError,
     cursor: null,
     issues: { stored: 0, open: 0 },
     jobs: emptyTotals(),

@@ -9,7 +9,7 @@ import { FetchIssuesError } from '../../errors.js';
 import { describeError, isAbort } from '../../failure.js';
 import type { IssueLister, IssueSyncStore, Log } from '../../ports.js';
 import type { RepositoryWorkerSpec } from '../../spec.js';
-import { nextStep } from './backlog-walk.js';
+import { BacklogWalk, WalkStalledError, type WalkLimits } from './backlog-walk.js';
 
 export type PollResult = 'changed' | 'not_modified';
 
@@ -22,6 +22,8 @@ export interface IssuePollerDeps {
   readonly log: Log;
   /** Told how each poll ended (metrics). */
   readonly onPoll?: (repository: string, outcome: PollResult | 'error') => void;
+  /** Bounds of one pass (pages, walks of a run of one instant). Default: BacklogWalk's. */
+  readonly limits?: WalkLimits;
 }
 
 export function issuePoller(deps: IssuePollerDeps): RepositoryWorkerSpec {
@@ -46,28 +48,37 @@ export function issuePoller(deps: IssuePollerDeps): RepositoryWorkerSpec {
 }
 
 async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Parameters<RepositoryWorkerSpec['work']>[1]): Promise<PollResult> {
-  let cursor = await deps.store.cursor(partition.repositoryId);
-  let pages = 0;
+  const repository = fullName(partition);
+  const backlog = new BacklogWalk(await deps.store.cursor(partition.repositoryId), deps.limits);
   let issues = 0;
   let enqueued = 0;
   for (;;) {
-    const response = await deps.github.listIssues(partition, cursor, signal);
+    const response = await deps.github.listIssues(partition, backlog.cursor, signal);
     if (response.notModified) break;
-    pages++;
+    for (const item of response.skipped ?? []) {
+      const which = item.number === null ? `an issue (id ${item.githubId ?? 'unknown'})` : `issue #${item.number}`;
+      deps.log.warn(
+        { repository, issue: item.number, githubId: item.githubId, reason: item.reason },
+        `skipped ${which} of ${repository}: GitHub sent it malformed (${item.reason}); the rest of the page is stored`,
+      );
+    }
+    const step = backlog.next(response);
     issues += response.issues.length;
-    const step = nextStep(cursor, response);
     const jobs = response.issues
       .filter((issue) => wantsAnswer(issue, deps.requiredLabel))
       .map((issue) => ({ type: ANSWER_JOB, issueGithubId: issue.githubId }));
-    const saved = await deps.store.save(partition.repositoryId, response.issues, step.cursor, jobs);
+    const saved = await deps.store.save(partition.repositoryId, response.issues, step.saved, jobs);
     enqueued += saved.enqueued;
-    cursor = step.cursor;
     if (!step.more) break;
+    if (backlog.exhausted) {
+      throw new WalkStalledError(`read ${backlog.pages} pages in one pass without catching up; the next pass goes on from the saved cursor`);
+    }
   }
-  if (pages === 0) {
-    deps.log.debug({ repository: fullName(partition) }, 'issues not modified (304)');
+  if (backlog.pages === 0) {
+    deps.log.debug({ repository }, 'issues not modified (304)');
     return 'not_modified';
   }
-  deps.log.info({ repository: fullName(partition), pages, issues, enqueued }, `synced ${issues} issues in ${pages} pages; ${enqueued} queued`);
+  const pages = backlog.pages;
+  deps.log.info({ repository, pages, issues, enqueued }, `synced ${issues} issues in ${pages} pages; ${enqueued} queued`);
   return 'changed';
 }
