@@ -206,7 +206,14 @@ function executorSettings(config: Config): ExecutorSettings {
     case 'openai':
       return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
     case 'command':
-      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs, parentEnv: processEnv(), allowEnv: config.ai.command.passEnv };
+      return {
+        provider: 'command',
+        run: config.ai.command.run ?? [],
+        timeoutMs,
+        parentEnv: processEnv(),
+        allowEnv: config.ai.command.passEnv,
+        ...(config.ai.command.cwd === undefined ? {} : { cwd: config.ai.command.cwd }),
+      };
     case 'demo':
       return { provider: 'demo' };
   }
