@@ -21,6 +21,12 @@ describe('scrubSecrets', () => {
     assert.equal(result.scrubbed, tokens.length);
   });
 
+  it('removes a token glued to other text, which a reader could simply cut off', () => {
+    const result = scrubSecrets(`prefix_ghp_${tail36} and x${'github_pat_'}${'Z'.repeat(40)}`, []);
+    assert.equal(result.text, `prefix_${P} and x${P}`);
+    assert.equal(result.scrubbed, 2);
+  });
+
   it('removes a longer secret whole even when a shorter one is inside it, and never scrubs its own placeholder', () => {
     const result = scrubSecrets('abcdefgh-and-more and abcdefgh', ['abcdefgh', 'abcdefgh-and-more', 'secret removed']);
     assert.equal(result.text, `${P} and ${P}`);

@@ -20,9 +20,10 @@ export const MIN_SECRET_CHARS = 8;
  * GitHub's token formats: `ghp_` (classic personal), `gho_` (OAuth), `ghu_`
  * (user-to-server), `ghs_` (server-to-server, Actions), `ghr_` (refresh), each
  * followed by 36 base62 characters, and `github_pat_` (fine-grained). A
- * shorter tail still counts: a cut-off token is still a leak.
+ * shorter tail still counts: a cut-off token is still a leak. No word boundary
+ * in front: `xghp_…` is a token with one letter to delete.
  */
-const GITHUB_TOKEN_SHAPE = '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})';
+const GITHUB_TOKEN_SHAPE = 'gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}';
 
 export interface ScrubResult {
   readonly text: string;
