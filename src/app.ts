@@ -213,6 +213,7 @@ function executorSettings(config: Config): ExecutorSettings {
         timeoutMs,
         parentEnv: processEnv(),
         allowEnv: config.ai.command.passEnv,
+        secrets: knownSecrets(config),
         ...(config.ai.command.cwd === undefined ? {} : { cwd: config.ai.command.cwd }),
       };
     case 'demo':

@@ -29,6 +29,10 @@ const SCRIPTS: Record<string, string> = {
     for (let i = 0; i < 60; i++) process.stderr.write('noise ' + 'x'.repeat(100) + '\\n');
     process.stderr.write('last words: disk full\\n');
     process.exitCode = 3;`,
+  'leaky.mjs': `
+    process.stderr.write('using key ' + process.env.AGENT_API_KEY + '\\n');
+    process.stderr.write('found ghp_' + 'Q'.repeat(36) + ' in ~/.config\\n');
+    process.exitCode = 1;`,
   'silent.mjs': `process.stdout.write('  \\n'); process.stderr.write('nothing to say\\n');`,
   'flood.mjs': `process.stdout.write('y'.repeat(5000)); setInterval(() => {}, 1000);`,
   // Starts a grandchild that holds our stdout, records both pids, then hangs.
@@ -279,6 +283,19 @@ void describe('command executor', () => {
     assert.equal(lines[0], 'first-line-of-stderr');
     assert.equal(lines.at(-1), 'last words: disk full');
     assert.equal(lines.length, 62);
+  });
+
+  void it('scrubs known secrets and GitHub tokens from stderr lines and the error message', async () => {
+    const lines: string[] = [];
+    const key = 'agent-key-0123456789';
+    const run = executor(script('leaky.mjs'), { parentEnv: { PATH: process.env.PATH, AGENT_API_KEY: key }, allowEnv: ['AGENT_API_KEY'], secrets: [key], onStderr: (line) => lines.push(line) });
+    const error = await failureOf(run.run(INPUT, new AbortController().signal));
+    assert.match(error.message, /exited with code 1/);
+    for (const text of [error.message, ...lines]) {
+      assert.ok(!text.includes(key), `the key leaked: ${text}`);
+      assert.ok(!text.includes('ghp_QQQQ'), `a token leaked: ${text}`);
+    }
+    assert.deepEqual(lines, ['using key [secret removed]', 'found [secret removed] in ~/.config']);
   });
 
   void it('fails permanently when the command prints nothing', async () => {

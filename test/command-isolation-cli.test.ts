@@ -140,4 +140,23 @@ describe('the command executor under the daemon', () => {
     const json = JSON.parse((await runCli(['jobs', 'show', String(id), '--json', '--config', config.file], { cwd: dir.path })).stdout) as { scrubbed: number };
     assert.equal(json.scrubbed, 3);
   });
+
+  it('keeps secrets a failing command prints on stderr out of the log, the database and jobs show', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Fail loudly' }] }]);
+    const passed = 'agent-key-0123456789-handed-on';
+    const script = writeFile(dir.path, 'fail.cjs', `process.stderr.write('auth with ' + process.env.AGENT_API_KEY + ' and ${TOKEN} failed\\n'); process.exit(1);\n`);
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { ai: { provider: 'command', maxAttempts: 1, command: { run: [process.execPath, script], passEnv: ['AGENT_API_KEY'] } } });
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AGENT_API_KEY: passed } });
+    const output = result.stdout + result.stderr;
+    assert.match(output, /auth with \[secret removed\] and \[secret removed\] failed/);
+    const shown = await runCli(['jobs', 'show', '1', '--config', config.file], { cwd: dir.path });
+    assert.match(shown.stdout, /^ {2}state {7}dead$/m);
+    assert.match(shown.stdout, /auth with \[secret removed\]/);
+    const stored = inspectDatabase(config.database, (db) => JSON.stringify(db.prepare('SELECT * FROM jobs').all()));
+    for (const secret of [TOKEN, passed]) {
+      assert.ok(!output.includes(secret), `the log carries ${secret}`);
+      assert.ok(!shown.stdout.includes(secret), `jobs show carries ${secret}`);
+      assert.ok(!stored.includes(secret), `the database carries ${secret}`);
+    }
+  });
 });

@@ -19,6 +19,7 @@ import path from 'node:path';
 
 import { ClassifiedError } from '../../domain/failure.js';
 import type { Executor, ExecutorInput, ExecutorOutput } from '../../domain/ports.js';
+import { scrubSecrets } from '../../domain/scrub.js';
 import { commandEnvironment, liveFolders, runFolder } from './command-isolation.js';
 import { abortError, formatDuration } from './failures.js';
 
@@ -40,6 +41,8 @@ export interface CommandExecutorOptions {
   readonly parentEnv: Readonly<Record<string, string | undefined>>;
   /** `ai.command.passEnv`: further variable names handed on; the only way in. Default: none. */
   readonly allowEnv?: readonly string[];
+  /** Known secrets scrubbed from stderr lines and error messages (with GitHub-token-shaped strings). Default: none. */
+  readonly secrets?: readonly string[];
   /** `ai.command.cwd`: an existing folder to run in. Default: a fresh temporary folder per run, removed afterwards. */
   readonly cwd?: string;
 }
@@ -177,7 +180,8 @@ export class CommandExecutor implements Executor {
         resolve({
           ...ending,
           stdout: Buffer.concat(stdout).toString('utf8'),
-          stderrTail: stderrTail.slice(-STDERR_TAIL_CHARS),
+          // Scrubbed before the cut, so a secret is never left half-visible at its start.
+          stderrTail: this.#scrub(stderrTail).slice(-STDERR_TAIL_CHARS),
           timedOut,
           aborted,
           overflowed,
@@ -234,7 +238,13 @@ export class CommandExecutor implements Executor {
 
   #emitStderr(line: string): void {
     if (line === '') return;
-    this.#options.onStderr?.(line.length > MAX_STDERR_LINE_CHARS ? `${line.slice(0, MAX_STDERR_LINE_CHARS)}…` : line);
+    const clean = this.#scrub(line);
+    this.#options.onStderr?.(clean.length > MAX_STDERR_LINE_CHARS ? `${clean.slice(0, MAX_STDERR_LINE_CHARS)}…` : clean);
+  }
+
+  /** Stderr goes to the log and, through error messages, to the database: neither may hold a secret. */
+  #scrub(text: string): string {
+    return scrubSecrets(text, this.#options.secrets ?? []).text;
   }
 }
 
