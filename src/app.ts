@@ -110,6 +110,7 @@ export class App {
         promptTemplate: config.ai.prompt ?? DEFAULT_PROMPT,
         maxBodyChars: config.ai.maxBodyChars,
         dryRun: config.ai.dryRun,
+        secrets: knownSecrets(config),
         log,
         around: (info, work) => withLogContext(info, work),
         ...(hooks.dispatchObserver ? { observer: hooks.dispatchObserver } : {}),
@@ -206,10 +207,25 @@ function executorSettings(config: Config): ExecutorSettings {
     case 'openai':
       return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
     case 'command':
-      return { provider: 'command', run: config.ai.command.run ?? [], timeoutMs, parentEnv: processEnv(), allowEnv: config.ai.command.passEnv };
+      return {
+        provider: 'command',
+        run: config.ai.command.run ?? [],
+        timeoutMs,
+        parentEnv: processEnv(),
+        allowEnv: config.ai.command.passEnv,
+        secrets: knownSecrets(config),
+        ...(config.ai.command.cwd === undefined ? {} : { cwd: config.ai.command.cwd }),
+      };
     case 'demo':
       return { provider: 'demo' };
   }
+}
+
+/** What no comment may carry: the token, the API key, and the values handed to the command by ai.command.passEnv. */
+function knownSecrets(config: Config): string[] {
+  const env = processEnv();
+  const passed = config.ai.command.passEnv.map((name) => env[name] ?? '');
+  return [config.github.token, config.ai.openai.apiKey, ...passed].filter((secret) => secret !== '');
 }
 
 /** The given hooks plus the metrics' observers: every observer hears every event. */

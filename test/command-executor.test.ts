@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -29,6 +29,10 @@ const SCRIPTS: Record<string, string> = {
     for (let i = 0; i < 60; i++) process.stderr.write('noise ' + 'x'.repeat(100) + '\\n');
     process.stderr.write('last words: disk full\\n');
     process.exitCode = 3;`,
+  'leaky.mjs': `
+    process.stderr.write('using key ' + process.env.AGENT_API_KEY + '\\n');
+    process.stderr.write('found ghp_' + 'Q'.repeat(36) + ' in ~/.config\\n');
+    process.exitCode = 1;`,
   'silent.mjs': `process.stdout.write('  \\n'); process.stderr.write('nothing to say\\n');`,
   'flood.mjs': `process.stdout.write('y'.repeat(5000)); setInterval(() => {}, 1000);`,
   // Starts a grandchild that holds our stdout, records both pids, then hangs.
@@ -39,9 +43,18 @@ const SCRIPTS: Record<string, string> = {
     const [pidFile, mode] = process.argv.slice(2);
     const trap = mode === 'stubborn' ? "process.on('SIGTERM', () => {});" : '';
     if (trap) process.on('SIGTERM', () => {});
+    writeFileSync(pidFile + '.cwd', process.cwd());
+    writeFileSync('left-behind.txt', 'scratch');
     const grandchild = spawn(process.execPath, ['-e', trap + 'setInterval(() => {}, 1000)'], { stdio: 'inherit' });
     grandchild.on('spawn', () => writeFileSync(pidFile, process.pid + ' ' + grandchild.pid));
     setInterval(() => {}, 1000);`,
+  // Where it runs, what it finds there, whether the daemon's config is in reach; leaves a file behind.
+  'where.mjs': `
+    import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+    const attempt = (file) => { try { return readFileSync(file, 'utf8'); } catch (error) { return error.code; } };
+    const seen = { cwd: process.cwd(), entries: readdirSync('.'), config: attempt('config.yml'), parentConfig: attempt('../config.yml') };
+    writeFileSync('scratch.txt', 'work in progress');
+    process.stdout.write(JSON.stringify(seen));`,
   // Leaves a grandchild behind (holding no pipes), answers and exits.
   'orphan.mjs': `
     import { spawn } from 'node:child_process';
@@ -157,24 +170,106 @@ void describe('command executor', () => {
     assert.equal(existsSync(pwned), false, 'a command in the title was executed');
   });
 
-  void it('withholds variables that look like credentials', async () => {
+  void it('hands the command only the allow-listed environment and the passEnv names', async () => {
     const parentEnv = {
       PATH: process.env.PATH,
-      HARMLESS: 'yes',
+      HOME: '/home/agent',
+      LANG: 'en_GB.UTF-8',
+      LC_ALL: 'C.UTF-8',
+      LC_TIME: 'de_DE.UTF-8',
+      TZ: 'Europe/Berlin',
+      TMPDIR: tmpdir(),
+      DATABASE_URL: 'postgres://app:pw@db/app',
+      SSH_AUTH_SOCK: '/run/user/1000/ssh-agent.sock',
+      AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'aws-secret',
+      AWS_PROFILE: 'prod',
+      GOOGLE_APPLICATION_CREDENTIALS: '/etc/gcp.json',
+      AZURE_CLIENT_SECRET: 'azure-secret',
       GITHUB_TOKEN: 'ghp_secret',
-      github_token: 'lower-case',
+      AUTOSOLVE_GITHUB_TOKEN: 'ghp_daemon_token',
       OPENAI_API_KEY: 'sk-secret',
-      MY_SECRET: 'hush',
-      DB_PASSWORD: 'pw',
+      HARMLESS: 'not on the list either',
       ANTHROPIC_API_KEY: 'allowed-on-purpose',
+      AGENT_MODE: 'fast',
     };
-    const run = executor(script('echo.mjs'), { parentEnv, allowEnv: ['ANTHROPIC_API_KEY'] });
+    const run = executor(script('echo.mjs'), { parentEnv, allowEnv: ['ANTHROPIC_API_KEY', 'AGENT_MODE', 'NOT_SET_ANYWHERE'] });
     const { env } = JSON.parse((await run.run(INPUT, new AbortController().signal)).text) as { env: Record<string, string> };
-    assert.equal(env.HARMLESS, 'yes');
+    const issueVariables = ['AUTOSOLVE_REPOSITORY', 'AUTOSOLVE_ISSUE_NUMBER', 'AUTOSOLVE_ISSUE_TITLE', 'AUTOSOLVE_ISSUE_URL', 'AUTOSOLVE_ISSUE_LABELS', 'AUTOSOLVE_PROMPT'];
+    // echo.mjs leaves PATH out of what it prints.
+    assert.deepEqual(
+      Object.keys(env).sort(),
+      ['HOME', 'LANG', 'LC_ALL', 'LC_TIME', 'TZ', 'TMPDIR', 'ANTHROPIC_API_KEY', 'AGENT_MODE', ...issueVariables].sort(),
+    );
+    assert.equal(env.HOME, '/home/agent');
     assert.equal(env.ANTHROPIC_API_KEY, 'allowed-on-purpose');
-    for (const name of ['GITHUB_TOKEN', 'github_token', 'OPENAI_API_KEY', 'MY_SECRET', 'DB_PASSWORD']) {
-      assert.equal(env[name], undefined, `${name} reached the command`);
-    }
+    assert.equal(env.AGENT_MODE, 'fast');
+  });
+
+  void it('runs each command in a fresh, empty temporary folder that is removed afterwards', async () => {
+    const run = executor(script('where.mjs'));
+    const first = JSON.parse((await run.run(INPUT, new AbortController().signal)).text) as { cwd: string; entries: string[]; config: string };
+    const second = JSON.parse((await run.run(INPUT, new AbortController().signal)).text) as { cwd: string; entries: string[] };
+    assert.notEqual(first.cwd, process.cwd(), 'the command ran in the daemon\'s working directory');
+    assert.notEqual(first.cwd, second.cwd, 'two runs shared a folder');
+    assert.deepEqual(first.entries, []);
+    assert.deepEqual(second.entries, [], 'the second run saw what the first left');
+    assert.equal(first.config, 'ENOENT');
+    assert.equal(existsSync(first.cwd), false, 'the first folder was left behind');
+    assert.equal(existsSync(second.cwd), false, 'the second folder was left behind');
+  });
+
+  void it('removes the temporary folder of a command killed at the timeout', async () => {
+    const pidFile = path.join(dir, `pids-${randomUUID()}`);
+    const error = await failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 3000, killGraceMs: 300 }).run(INPUT, new AbortController().signal));
+    readPids(pidFile);
+    assert.match(error.message, /did not finish within/);
+    const cwd = readFileSync(`${pidFile}.cwd`, 'utf8');
+    assert.notEqual(cwd, process.cwd());
+    assert.equal(existsSync(cwd), false, `${cwd} was left behind`);
+  });
+
+  void it('removes the temporary folder of a command aborted by shutdown', async () => {
+    const pidFile = path.join(dir, `pids-${randomUUID()}`);
+    const controller = new AbortController();
+    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 60_000 }).run(INPUT, controller.signal));
+    await waitFor('the command to start its grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '));
+    controller.abort();
+    const error = await run;
+    readPids(pidFile);
+    assert.equal(error.name, 'AbortError');
+    const cwd = readFileSync(`${pidFile}.cwd`, 'utf8');
+    assert.equal(existsSync(cwd), false, `${cwd} was left behind`);
+  });
+
+  void it('runs in ai.command.cwd when it is set, and leaves that folder alone', async (t) => {
+    const workspace = mkdtempSync(path.join(tmpdir(), 'autosolve-workspace-'));
+    t.after(() => rmSync(workspace, { recursive: true, force: true }));
+    writeFileSync(path.join(workspace, 'README.md'), 'the agent\'s checkout');
+    const seen = JSON.parse((await executor(script('where.mjs'), { cwd: workspace }).run(INPUT, new AbortController().signal)).text) as { cwd: string; entries: string[] };
+    assert.equal(seen.cwd, realpathSync(workspace));
+    assert.deepEqual(seen.entries, ['README.md']);
+    assert.deepEqual(readdirSync(workspace).sort(), ['README.md', 'scratch.txt']);
+  });
+
+  void it('finds a program given by a relative path from the daemon\'s folder, as before, although it runs elsewhere', async (t) => {
+    const program = path.join(dir, `relative-${randomUUID()}.sh`);
+    writeFileSync(program, '#!/bin/sh\nprintf "ran in %s" "$PWD"\n', { mode: 0o755 });
+    t.after(() => rmSync(program, { force: true }));
+    // Run deeper than the daemon's folder, so the relative path would lead nowhere from there.
+    const deep = path.join(dir, 'a', 'b', 'c', 'd');
+    mkdirSync(deep, { recursive: true });
+    const relative = `./${path.relative(process.cwd(), program)}`;
+    const output = await executor([relative], { cwd: deep }).run(INPUT, new AbortController().signal);
+    assert.equal(output.text, `ran in ${deep}`);
+  });
+
+  void it('fails permanently, naming ai.command.cwd, when that folder has gone', async () => {
+    const gone = path.join(tmpdir(), `autosolve-gone-${randomUUID()}`);
+    const error = await failureOf(executor(script('where.mjs'), { cwd: gone }).run(INPUT, new AbortController().signal));
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.match(describeError(error), /ai\.command\.cwd/);
+    assert.ok(describeError(error).includes(gone));
   });
 
   void it('fails permanently on a non-zero exit, with the exit code and the stderr tail', async () => {
@@ -188,6 +283,19 @@ void describe('command executor', () => {
     assert.equal(lines[0], 'first-line-of-stderr');
     assert.equal(lines.at(-1), 'last words: disk full');
     assert.equal(lines.length, 62);
+  });
+
+  void it('scrubs known secrets and GitHub tokens from stderr lines and the error message', async () => {
+    const lines: string[] = [];
+    const key = 'agent-key-0123456789';
+    const run = executor(script('leaky.mjs'), { parentEnv: { PATH: process.env.PATH, AGENT_API_KEY: key }, allowEnv: ['AGENT_API_KEY'], secrets: [key], onStderr: (line) => lines.push(line) });
+    const error = await failureOf(run.run(INPUT, new AbortController().signal));
+    assert.match(error.message, /exited with code 1/);
+    for (const text of [error.message, ...lines]) {
+      assert.ok(!text.includes(key), `the key leaked: ${text}`);
+      assert.ok(!text.includes('ghp_QQQQ'), `a token leaked: ${text}`);
+    }
+    assert.deepEqual(lines, ['using key [secret removed]', 'found [secret removed] in ~/.config']);
   });
 
   void it('fails permanently when the command prints nothing', async () => {

@@ -160,6 +160,7 @@ function describeJob(job: QueueJobRecord, now: Date): string {
     ['last error', job.lastError ?? '-'],
     ['outcome', job.outcome ?? '-'],
     ['comment', job.commentUrl ?? '-'],
+    ['scrubbed', job.scrubbed > 0 ? `${job.scrubbed} secret-looking strings removed before posting` : 'none'],
     ['created', at(job.createdAt)],
     ['updated', at(job.updatedAt)],
     ['finished', at(job.finishedAt)],

@@ -3,6 +3,8 @@
  * A config written for the Go autosolve loads unchanged; keys it does not know
  * (`ai`, `scheduler`, `http`, `github.baseUrl`, ...) are optional additions.
  */
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -35,6 +37,17 @@ const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
 const repository = z.strictObject({
   owner: z.string().regex(GITHUB_NAME, 'expected a GitHub owner (letters, digits, "-", "_", ".")'),
   name: z.string().regex(GITHUB_NAME, 'expected a repository name (letters, digits, "-", "_", ".")'),
+});
+
+/** An absolute path to a folder that exists when the configuration is checked. */
+const existingFolder = z.string().superRefine((value, ctx) => {
+  if (!isAbsolute(value)) {
+    ctx.addIssue({ code: 'custom', message: `expected an absolute path to an existing folder, got ${JSON.stringify(value)}` });
+    return;
+  }
+  const info = statSync(value, { throwIfNoEntry: false });
+  if (info === undefined) ctx.addIssue({ code: 'custom', message: `${value} does not exist; create the folder or remove the key` });
+  else if (!info.isDirectory()) ctx.addIssue({ code: 'custom', message: `${value} is not a folder` });
 });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
@@ -126,8 +139,13 @@ export const configSchema = z.strictObject({
         .strictObject({
           /** argv of the program to run, spawned without a shell; required with provider command. */
           run: z.array(z.string().min(1)).min(1).optional(),
-          /** Variables handed to the program although their names look secret (…TOKEN, …KEY, …SECRET, …PASSWORD), e.g. ANTHROPIC_API_KEY. Default: none. */
+          /**
+           * The only way a variable beyond PATH, HOME, LANG, LC_*, TZ and TMPDIR reaches the program,
+           * e.g. ANTHROPIC_API_KEY; their values are also scrubbed from comments. Default: none.
+           */
           passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
+          /** Folder the program runs in (absolute, must exist), e.g. a checkout it may read. Default: a fresh temporary folder per run, removed afterwards. */
+          cwd: existingFolder.optional(),
         })
         .prefault({}),
     })

@@ -186,7 +186,8 @@ export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-elig
 export interface DispatchQueue {
   /** Atomically claims up to `limit` visible jobs of a type for `visibilityMs`. */
   claim(type: string, limit: number, visibilityMs: number): Promise<QueueJob[]>;
-  complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string }): Promise<void>;
+  /** `scrubbed`: secrets removed from the comment before it was posted (default 0). */
+  complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void>;
   /** Back to pending without spending the attempt (the backend was unavailable). */
   release(job: QueueJob, delayMs: number): Promise<void>;
   /** The attempt failed: pending again after a backoff, or dead after the last attempt. */

@@ -5,16 +5,22 @@
  * environment variables; stdout is the answer; stderr is handed line by line
  * to a logger and its tail explains failures.
  *
+ * It sees only an allow-listed environment and works in a folder of its own
+ * (see command-isolation.ts).
+ *
  * The program leads its own process group, so a timeout or shutdown kills the
  * whole tree it started (SIGTERM, then SIGKILL after a grace period), not just
  * the direct child.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 
 import { ClassifiedError } from '../../domain/failure.js';
 import type { Executor, ExecutorInput, ExecutorOutput } from '../../domain/ports.js';
+import { scrubSecrets } from '../../domain/scrub.js';
+import { commandEnvironment, liveFolders, runFolder } from './command-isolation.js';
 import { abortError, formatDuration } from './failures.js';
 
 export interface CommandExecutorOptions {
@@ -28,10 +34,17 @@ export interface CommandExecutorOptions {
   readonly killGraceMs?: number;
   /** Stdout beyond this many bytes fails the run. Default: 1 MiB. */
   readonly maxOutputBytes?: number;
-  /** The environment the program inherits, before filtering (the daemon passes its own, from src/config). */
+  /**
+   * The environment the allow-list picks from (the daemon passes its own, from
+   * src/config): PATH, HOME, LANG, LC_*, TZ and TMPDIR, plus `allowEnv`.
+   */
   readonly parentEnv: Readonly<Record<string, string | undefined>>;
-  /** Variable names passed on even though they look secret. Default: none. */
+  /** `ai.command.passEnv`: further variable names handed on; the only way in. Default: none. */
   readonly allowEnv?: readonly string[];
+  /** Known secrets scrubbed from stderr lines and error messages (with GitHub-token-shaped strings). Default: none. */
+  readonly secrets?: readonly string[];
+  /** `ai.command.cwd`: an existing folder to run in. Default: a fresh temporary folder per run, removed afterwards. */
+  readonly cwd?: string;
 }
 
 const DEFAULT_KILL_GRACE_MS = 2000;
@@ -40,16 +53,6 @@ const STDERR_TAIL_CHARS = 2048;
 /** After SIGKILL, how long to keep waiting for the pipes to close. */
 const GIVE_UP_AFTER_KILL_MS = 1000;
 const MAX_STDERR_LINE_CHARS = 4096;
-/**
- * Linux refuses a single environment string above 128 KiB (E2BIG); the full
- * prompt is always on stdin.
- */
-const MAX_ENV_VALUE_CHARS = 64 * 1024;
-/**
- * Names that suggest a credential. Our GitHub token and model API keys must not
- * leak to a program that runs with issue text an attacker wrote.
- */
-const SECRET_NAME = /TOKEN|KEY|SECRET|PASSWORD/i;
 
 /** How the program ended, before it is judged. */
 interface Ending {
@@ -75,7 +78,8 @@ export class CommandExecutor implements Executor {
     if (program === undefined || program === '') {
       throw new Error('ai.command.run needs at least the program to run, e.g. ["my-agent", "--issue-json"]');
     }
-    this.#program = program;
+    // A path like ./scripts/triage.sh meant the daemon's folder; the program now starts in another one.
+    this.#program = program.includes('/') ? path.resolve(program) : program;
     this.#args = args;
     this.#name = path.basename(program);
     this.#options = options;
@@ -84,8 +88,14 @@ export class CommandExecutor implements Executor {
 
   async run(input: ExecutorInput, signal: AbortSignal): Promise<ExecutorOutput> {
     if (signal.aborted) throw abortError(this.description);
-    const ending = await this.#execute(input, signal);
-    return { text: this.#judge(ending), model: this.#name };
+    const folder = await runFolder(this.#options.cwd, this.description);
+    try {
+      const ending = await this.#execute(input, folder.path, signal);
+      return { text: this.#judge(ending), model: this.#name };
+    } finally {
+      // Also after a timeout or an abort: #execute settles only once the group was killed.
+      await folder.release();
+    }
   }
 
   #judge(ending: Ending): string {
@@ -118,7 +128,7 @@ export class CommandExecutor implements Executor {
     return text;
   }
 
-  #execute(input: ExecutorInput, signal: AbortSignal): Promise<Ending> {
+  #execute(input: ExecutorInput, cwd: string, signal: AbortSignal): Promise<Ending> {
     const maxOutput = this.#options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     return new Promise<Ending>((resolve) => {
       const stdout: Buffer[] = [];
@@ -138,7 +148,8 @@ export class CommandExecutor implements Executor {
           // Its own process group, so one kill(-pid) reaches every descendant.
           detached: true,
           stdio: ['pipe', 'pipe', 'pipe'],
-          env: this.#environment(input),
+          cwd,
+          env: commandEnvironment(this.#options.parentEnv, this.#options.allowEnv ?? [], input),
         });
       } catch (error) {
         // Invalid arguments (a NUL byte in argv) throw instead of emitting 'error'.
@@ -169,7 +180,8 @@ export class CommandExecutor implements Executor {
         resolve({
           ...ending,
           stdout: Buffer.concat(stdout).toString('utf8'),
-          stderrTail: stderrTail.slice(-STDERR_TAIL_CHARS),
+          // Scrubbed before the cut, so a secret is never left half-visible at its start.
+          stderrTail: this.#scrub(stderrTail).slice(-STDERR_TAIL_CHARS),
           timedOut,
           aborted,
           overflowed,
@@ -226,29 +238,13 @@ export class CommandExecutor implements Executor {
 
   #emitStderr(line: string): void {
     if (line === '') return;
-    this.#options.onStderr?.(line.length > MAX_STDERR_LINE_CHARS ? `${line.slice(0, MAX_STDERR_LINE_CHARS)}…` : line);
+    const clean = this.#scrub(line);
+    this.#options.onStderr?.(clean.length > MAX_STDERR_LINE_CHARS ? `${clean.slice(0, MAX_STDERR_LINE_CHARS)}…` : clean);
   }
 
-  #environment(input: ExecutorInput): Record<string, string> {
-    const allowed = new Set(this.#options.allowEnv ?? []);
-    const env: Record<string, string> = {};
-    // The parent's environment minus anything whose name contains TOKEN, KEY,
-    // SECRET or PASSWORD: the program reads attacker-written issue text and must
-    // not be able to exfiltrate our credentials.
-    for (const [name, value] of Object.entries(this.#options.parentEnv)) {
-      if (value !== undefined && (allowed.has(name) || !SECRET_NAME.test(name))) env[name] = value;
-    }
-    const issue: Record<string, string> = {
-      AUTOSOLVE_REPOSITORY: input.repository,
-      AUTOSOLVE_ISSUE_NUMBER: String(input.number),
-      AUTOSOLVE_ISSUE_TITLE: input.title,
-      AUTOSOLVE_ISSUE_URL: input.url,
-      AUTOSOLVE_ISSUE_LABELS: input.labels.join(','),
-      AUTOSOLVE_PROMPT: input.prompt.slice(0, MAX_ENV_VALUE_CHARS),
-    };
-    // spawn() throws on a NUL byte in the environment; issue text could carry one.
-    for (const [name, value] of Object.entries(issue)) env[name] = value.replaceAll('\0', '');
-    return env;
+  /** Stderr goes to the log and, through error messages, to the database: neither may hold a secret. */
+  #scrub(text: string): string {
+    return scrubSecrets(text, this.#options.secrets ?? []).text;
   }
 }
 
@@ -269,6 +265,7 @@ function issueDocument(input: ExecutorInput): Record<string, unknown> {
  * The process groups still running. If the daemon exits before they end (a
  * second Ctrl-C, the shutdown grace running out), they are SIGKILLed on the way
  * out instead of living on unsupervised: the escalation timers die with us.
+ * Their temporary folders are removed then too.
  */
 const liveGroups = new (class {
   readonly #pids = new Set<number>();
@@ -283,6 +280,13 @@ const liveGroups = new (class {
             process.kill(-group, 'SIGKILL');
           } catch {
             // already gone
+          }
+        }
+        for (const folder of liveFolders) {
+          try {
+            rmSync(folder, { recursive: true, force: true });
+          } catch {
+            // nothing more we can do on the way out
           }
         }
       });

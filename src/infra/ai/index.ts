@@ -11,7 +11,7 @@ import { OpenAICompatibleExecutor } from './openai.js';
 export type ExecutorSettings =
   | { provider: 'ollama'; endpoint: string; model: string; timeoutMs: number }
   | { provider: 'openai'; baseUrl: string; model: string; apiKey: string; timeoutMs: number }
-  | { provider: 'command'; run: readonly string[]; timeoutMs: number; parentEnv: Readonly<Record<string, string | undefined>>; allowEnv?: readonly string[] }
+  | { provider: 'command'; run: readonly string[]; timeoutMs: number; parentEnv: Readonly<Record<string, string | undefined>>; allowEnv?: readonly string[]; cwd?: string; secrets?: readonly string[] }
   | { provider: 'demo' };
 
 export interface ExecutorHooks {

@@ -6,12 +6,14 @@ import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationRes
 import * as initial from './migrations/001-initial.js';
 import * as claimIndexes from './migrations/002-claim-indexes.js';
 import * as setupFailures from './migrations/005-setup-failures.js';
+import * as scrubbed from './migrations/007-scrubbed.js';
 import type { Schema } from './schema.js';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-claim-indexes': claimIndexes,
   '005-setup-failures': setupFailures,
+  '007-scrubbed': scrubbed,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

@@ -34,6 +34,8 @@ export interface QueueJobRecord {
   readonly lastError: string | null;
   readonly outcome: string | null;
   readonly commentUrl: string | null;
+  /** Secrets removed from the comment before it was posted. */
+  readonly scrubbed: number;
   readonly payload: unknown;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -97,13 +99,14 @@ export class SqlJobQueue implements DispatchQueue {
     return rows.map(toQueueJob);
   }
 
-  async complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string }): Promise<void> {
+  async complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void> {
     const now = this.#now().toISOString();
     await this.#ownRow(job)
       .set({
         state: 'done',
         outcome: result.outcome,
         comment_url: result.commentUrl ?? null,
+        scrubbed: result.scrubbed ?? 0,
         locked_until: null,
         locked_by: null,
         last_error: null,
@@ -242,6 +245,7 @@ function toRecord(row: Selectable<JobsTable> & { repository: string; issue_numbe
     lastError: row.last_error,
     outcome: row.outcome,
     commentUrl: row.comment_url,
+    scrubbed: row.scrubbed,
     payload,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -62,6 +62,8 @@ export interface JobsTable {
   /** How a done job ended: answered, already-answered, dry-run, not-eligible. */
   outcome: string | null;
   comment_url: string | null;
+  /** Secrets removed from the comment before it was posted (007). */
+  scrubbed: Generated<number>;
   /** JSON. */
   payload: string;
   created_at: string;

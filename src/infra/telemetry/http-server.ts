@@ -3,10 +3,15 @@
  * Prometheus metrics and the dashboard. Plain node:http — five GET routes do
  * not need a framework. It binds loopback unless told otherwise, answers only
  * GET and HEAD, and never echoes an internal error: the details go to the log.
+ *
+ * Against DNS rebinding (a page on attacker.example whose name re-resolves to
+ * 127.0.0.1, reading the dashboard as its own origin), a request must name this
+ * server in `Host`: the listen address, `localhost`, or an IP literal (a
+ * rebinding page always sends its own host name). Anything else gets 421.
  */
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { Log } from '../../domain/ports.js';
 import { type DashboardSource, renderDashboard } from './dashboard.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -91,6 +96,19 @@ function contentSecurityPolicy(nonce: string): string {
 
 type Route = (res: ServerResponse) => Promise<void> | void;
 
+/**
+ * Whether `Host` names this server: the configured listen host, localhost, or
+ * any IP literal (127.0.0.1, [::1], the LAN address of a 0.0.0.0 binding). A
+ * host name other than those could be an attacker's domain pointed at us.
+ */
+export function isOwnHost(header: string | undefined, listenHost: string): boolean {
+  if (header === undefined) return false;
+  const host = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(header.trim())?.[1]?.toLowerCase();
+  if (host === undefined || host === '') return false;
+  if (host === 'localhost' || host === listenHost.toLowerCase()) return true;
+  return host.startsWith('[') ? isIP(host.slice(1, -1)) === 6 : isIP(host) === 4;
+}
+
 function routes(options: HttpServerOptions): Record<string, Route> {
   const { metrics, health, dashboard } = options;
   return {
@@ -122,11 +140,15 @@ function routes(options: HttpServerOptions): Record<string, Route> {
   };
 }
 
-async function answer(table: Record<string, Route>, req: IncomingMessage, res: ServerResponse, log?: Log): Promise<void> {
+async function answer(table: Record<string, Route>, req: IncomingMessage, res: ServerResponse, listenHost: string, log?: Log): Promise<void> {
   const method = req.method ?? 'GET';
   // Not `new URL()`: it would read `//metrics` as a host name.
   const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
   try {
+    if (!isOwnHost(req.headers.host, listenHost)) {
+      send(res, 421, 'misdirected request: this server answers only to its listen address, localhost or an IP address\n');
+      return;
+    }
     if (method !== 'GET' && method !== 'HEAD') {
       send(res, 405, 'method not allowed: this endpoint is read-only\n', { allow: 'GET, HEAD' });
       return;
@@ -149,7 +171,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const address = parseListen(options.listen);
   const table = routes(options);
   const server = createServer((req, res) => {
-    void answer(table, req, res, options.log);
+    void answer(table, req, res, address.host, options.log);
   });
 
   await new Promise<void>((resolve, reject) => {

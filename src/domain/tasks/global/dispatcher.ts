@@ -20,6 +20,7 @@ import { DispatchError } from '../../errors.js';
 import { describeError, isAbort, isRetryable } from '../../failure.js';
 import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, JobOutcome, Log, QueueJob } from '../../ports.js';
 import { renderPrompt } from '../../prompt.js';
+import { scrubSecrets } from '../../scrub.js';
 import type { GlobalWorkerSpec } from '../../spec.js';
 
 export interface DispatcherDeps {
@@ -37,6 +38,8 @@ export interface DispatcherDeps {
   readonly promptTemplate: string;
   readonly maxBodyChars: number;
   readonly dryRun: boolean;
+  /** Known secrets (token, API keys, passEnv values) scrubbed from every comment, with GitHub-token-shaped strings. */
+  readonly secrets: readonly string[];
   readonly log: Log;
   readonly observer?: DispatchObserver;
   /** Runs one queue job inside a context (log fields). */
@@ -117,13 +120,14 @@ async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, reposit
     deps.observer?.executorFinished?.({ repository: where.repository, durationMs: Date.now() - started, ok: false });
     throw new DispatchError(where.repository, issue.number, deps.executor.description, { cause });
   }
-  const body = formatComment(output);
+  const { text: body, scrubbed } = scrubSecrets(formatComment(output), deps.secrets);
+  if (scrubbed > 0) deps.log.warn({ ...where, scrubbed }, `${where.repository}#${issue.number}: removed ${scrubbed} secret-looking strings from the comment before posting`);
 
   // Another instance, or this one before a crash, may have answered meanwhile.
   if (await answeredAlready(deps, issue, repository, signal)) return settle(deps, job, where, 'already-answered');
   if (deps.dryRun) {
     deps.log.info({ ...where, comment: body }, `dry run: would post this comment on ${where.repository}#${issue.number}`);
-    return settle(deps, job, where, 'dry-run');
+    return settle(deps, job, where, 'dry-run', undefined, scrubbed);
   }
   let url: string;
   try {
@@ -133,7 +137,7 @@ async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, reposit
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `answered ${where.repository}#${issue.number}: ${url}`);
-  await settle(deps, job, where, 'answered', url);
+  await settle(deps, job, where, 'answered', url, scrubbed);
 }
 
 async function answeredAlready(deps: DispatcherDeps, issue: Issue, repository: RepositoryRef, signal: AbortSignal): Promise<boolean> {
@@ -145,8 +149,8 @@ async function answeredAlready(deps: DispatcherDeps, issue: Issue, repository: R
   }
 }
 
-async function settle(deps: DispatcherDeps, job: QueueJob, where: { repository: string; number: number }, outcome: JobOutcome, url?: string): Promise<void> {
-  await deps.queue.complete(job, url === undefined ? { outcome } : { outcome, commentUrl: url });
+async function settle(deps: DispatcherDeps, job: QueueJob, where: { repository: string; number: number }, outcome: JobOutcome, url?: string, scrubbed = 0): Promise<void> {
+  await deps.queue.complete(job, url === undefined ? { outcome, scrubbed } : { outcome, commentUrl: url, scrubbed });
   deps.observer?.jobSettled?.({ ...where, outcome });
   if (outcome !== 'answered') deps.log.info({ repository: where.repository, issue: where.number, outcome }, `${where.repository}#${where.number}: ${outcome}, nothing posted`);
 }
