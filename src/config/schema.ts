@@ -65,7 +65,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     // One answer for everyone downstream: the level to log at, and whether to show stack traces.
-    .transform(({ level, debug, ...rest }) => ({ ...rest, level: level ?? (debug ? 'debug' : 'info'), debug: debug || level === 'debug' })),
+    .transform(({ level, debug, ...rest }) => ({ debug: debug || level === 'debug', level: level ?? (debug ? 'debug' : 'info'), ...rest })),
   database: z
     .strictObject({
       /**
