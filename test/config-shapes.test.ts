@@ -39,6 +39,14 @@ describe('configuration shapes people write', () => {
     assert.match(result.stdout, /provider: ollama/);
   });
 
+  it('accepts durations in days (7d) and prints them back in days', async () => {
+    const file = writeFile(dir.path, 'days.yml', 'github:\n  repositories: [acme/api]\n  issues:\n    parseInterval: 1d12h\nai:\n  retryDelay: 7d\n');
+    const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path, env: TOKEN_ENV });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /parseInterval: 1d12h/);
+    assert.match(result.stdout, /retryDelay: 7d/);
+  });
+
   it('merges repositories that differ only in letter case, with a warning naming both', async () => {
     const file = writeFile(dir.path, 'cases.yml', 'github:\n  repositories:\n    - acme/api\n    - acme/web\n    - Acme/API\n    - acme/web\n');
     const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path, env: TOKEN_ENV });
