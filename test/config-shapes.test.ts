@@ -90,6 +90,13 @@ describe('configuration shapes people write', () => {
     assert.match(err, /github\.requiredLabel: unknown key \(did you mean github\.issues\.requiredLabel\?\)/);
     assert.ok(!err.includes('ghp_misplacedToken'), 'token printed');
 
+    const placeholder = await runCli(['config', 'check', '--config', writeFile(dir.path, 'ok.yml', 'github:\n  repositories: [acme/api]\n')], {
+      cwd: dir.path,
+      env: { GITHUB_TOKEN: 'ghp_...' },
+    });
+    assert.equal(placeholder.code, 2);
+    assert.match(placeholder.stderr, /github\.token: still the placeholder from the example \("ghp_\.\.\."\); set a real token/);
+
     const mapping = writeFile(dir.path, 'mapping.yml', 'github:\n  repositories:\n    owner: acme\n    name: api\n');
     const single = await runCli(['config', 'check', '--config', mapping], { cwd: dir.path, env: TOKEN_ENV });
     assert.equal(single.code, 2);

@@ -70,7 +70,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => describeIssue(issue, raw)));
   const config = parsed.success ? settle(parsed.data, found ? file : null, env, warnings) : undefined;
-  if (config && options.forRun !== false) problems.push(...runRequirements(config));
+  if (config && options.forRun !== false) problems.push(...runRequirements(config), ...placeholderToken(config));
   if (problems.length > 0 || !config) throw new ConfigError(source, problems, warnings);
 
   return { config, file: found ? file : null, warnings };
@@ -118,6 +118,13 @@ function settle(config: Config, file: string | null, env: Env, warnings: string[
     database: { ...config.database, sqlitePath },
     github: { ...config.github, repositories: mergeRepositories(config.github.repositories, warnings) },
   };
+}
+
+/** `export GITHUB_TOKEN=ghp_...` copied as written would only fail later, at setup, as a 401. */
+function placeholderToken(config: Config): string[] {
+  return /\.\.\.|…|^<.*>$/.test(config.github.token)
+    ? ['github.token: still the placeholder from the example ("ghp_..."); set a real token (see "The token" in the README for its scopes)']
+    : [];
 }
 
 /** `acme/API` and `acme/api` are one repository on GitHub: watch it once, and say so. */
