@@ -19,12 +19,14 @@ describe('configuration shapes people write', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /- owner: acme\n\s+name: api\n\s+- owner: acme\n\s+name: web\n\s+- owner: acme\n\s+name: docs\n/);
 
-    const bad = writeFile(dir.path, 'bad-repo.yml', 'github:\n  repositories:\n    - acme/api\n    - acme\n    - acme/api/extra\n');
+    const bad = writeFile(dir.path, 'bad-repo.yml', 'github:\n  repositories:\n    - acme/api\n    - acme\n    - acme/api/extra\n    - ghp_pastedHereByMistake012345\n');
     const result = await runCli(['config', 'check', '--config', bad], { cwd: dir.path, env: TOKEN_ENV });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /github\.repositories\[1\]: expected owner\/name \(e\.g\. acme\/api\) or \{ owner, name \}, got "acme"/);
     assert.match(result.stderr, /github\.repositories\[2\]: expected owner\/name .*got "acme\/api\/extra"/);
     assert.doesNotMatch(result.stderr, /github\.repositories\[0\]/);
+    assert.match(result.stderr, /github\.repositories\[3\]: expected owner\/name .*got "ghp_\*\*\*"/, 'a token pasted here is not echoed');
+    assert.ok(!result.stderr.includes('pastedHereByMistake'));
   });
 
   it('treats a section whose keys are all commented out as empty', async () => {

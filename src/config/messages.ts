@@ -11,11 +11,14 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
 }
 
+/** Anything shaped like a GitHub token, wherever a value is echoed (a token pasted under the wrong key). */
+function maskTokenShapes(text: string): string {
+  return text.replace(/\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]+/g, '$1***');
+}
+
 /** Secrets must not reach an error message, even inside a quoted line of the file. */
-export function maskSecrets(text: string): string {
-  return text
-    .replace(/((?:token|apikey|api_key|password|secret)["']?\s*:\s*).+/gi, '$1***')
-    .replace(/\b(gh[pousr]_|github_pat_)[A-Za-z0-9_]+/g, '$1***');
+export function maskSecrets(line: string): string {
+  return maskTokenShapes(line.replace(/((?:token|apikey|api_key|password|secret)["']?\s*:\s*).+/gi, '$1***'));
 }
 
 /** The first YAML error with its place and the lines around it; later ones usually follow from it. */
@@ -71,6 +74,10 @@ function repositoriesHint(value: unknown): string | undefined {
 }
 
 export function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  return maskTokenShapes(describe(issue, raw));
+}
+
+function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   const where = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     return issue.keys
