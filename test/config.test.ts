@@ -85,15 +85,29 @@ databse:
     assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
   });
 
-  it('exits 2 naming a missing config file and a YAML syntax error', async () => {
+  it('exits 2 naming a missing config file, and nothing else', async () => {
     const missing = await runCli(['config', 'check', '--config', 'nope.yml'], { cwd: dir.path });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /nope\.yml: file not found/);
+    assert.doesNotMatch(missing.stderr, /github\.token|github\.repositories/, 'no follow-on errors');
+  });
 
-    const broken = writeFile(dir.path, 'broken.yml', 'github:\n  token: [unclosed\n');
+  it('shows a YAML syntax error with its line and column, masks the token on that line, and reports nothing after it', async () => {
+    const broken = writeFile(dir.path, 'broken.yml', 'log:\n  debug: false\ngithub:\n  token: ghp_secretInTheBrokenLine: oops\n  repositories: [acme/api]\n');
     const syntax = await runCli(['config', 'check', '--config', broken], { cwd: dir.path });
     assert.equal(syntax.code, 2);
-    assert.match(syntax.stderr, /broken\.yml: YAML syntax error/);
+    assert.match(syntax.stderr, /broken\.yml:4:\d+: YAML syntax error: /);
+    assert.match(syntax.stderr, /^\s+4 \|\s+token: \*\*\*$/m, 'the offending line is shown, its secret masked');
+    assert.ok(!syntax.stderr.includes('ghp_secretInTheBrokenLine'), 'token printed');
+    assert.doesNotMatch(syntax.stderr, /github\.token: required|github\.repositories: list/, 'no follow-on schema errors');
+    assert.equal(syntax.stderr.match(/YAML syntax error/g)?.length, 1, 'one YAML error, not its echoes');
+
+    const indented = writeFile(dir.path, 'indent.yml', 'github:\n  token: abc\n   baseUrl: https://ghe.example\n');
+    const bad = await runCli(['config', 'check', '--config', indented], { cwd: dir.path });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /indent\.yml:2:\d+: YAML syntax error: /);
+    assert.match(bad.stderr, /^\s+3 \|\s+baseUrl: https:\/\/ghe\.example$/m, 'the line after, where the bad indent is, is shown too');
+    assert.doesNotMatch(bad.stderr, /github\.repositories: list/);
   });
 
   it('refuses a visibility timeout that does not outlast the executor timeout', async () => {
@@ -149,15 +163,32 @@ databse:
     }
   });
 
-  it('finds the file through AUTOSOLVE_CONFIG and rejects unknown AUTOSOLVE_ variables', async () => {
+  it('finds the file through AUTOSOLVE_CONFIG, warns about unknown AUTOSOLVE_ variables with a hint, and rejects bad values', async () => {
     const file = writeFile(dir.path, 'via-env.yml', GO_CONFIG);
     const ok = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file } });
     assert.equal(ok.code, 0, ok.stderr);
 
-    const typo = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file, AUTOSOLVE_GITHUB_TOKN: 'x', AUTOSOLVE_AI_DRYRUN: 'maybe' } });
-    assert.equal(typo.code, 2);
-    assert.match(typo.stderr, /AUTOSOLVE_GITHUB_TOKN: unknown environment variable \(did you mean AUTOSOLVE_GITHUB_TOKEN\?\)/);
-    assert.match(typo.stderr, /AUTOSOLVE_AI_DRYRUN: expected true or false/);
+    const typo = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file, AUTOSOLVE_GITHUB_TOKN: 'x' } });
+    assert.equal(typo.code, 0, typo.stderr);
+    assert.match(typo.stderr, /warning: AUTOSOLVE_GITHUB_TOKN: unknown environment variable, ignored \(did you mean AUTOSOLVE_GITHUB_TOKEN\?\)/);
+
+    const bad = await runCli(['config', 'check'], { cwd: '/', env: { AUTOSOLVE_CONFIG: file, AUTOSOLVE_GITHUB_TOKN: 'x', AUTOSOLVE_AI_DRYRUN: 'maybe' } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /AUTOSOLVE_AI_DRYRUN: expected true or false/);
+    assert.match(bad.stderr, /warning: AUTOSOLVE_GITHUB_TOKN: unknown environment variable/, 'the warning travels with the error');
+  });
+
+  it('says why the token is missing when it was set under a misspelt variable', async () => {
+    const empty = tempDir();
+    try {
+      const result = await runCli(['config', 'check'], { cwd: empty.path, env: { AUTOSOLVE_GITHUB_TOKN: 'ghp_typo', AUTOSOLVE_GITHUB_REPOSITORIES: 'acme/api' } });
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /github\.token: required/);
+      assert.match(result.stderr, /warning: AUTOSOLVE_GITHUB_TOKN: .*did you mean AUTOSOLVE_GITHUB_TOKEN/);
+      assert.ok(!result.stderr.includes('ghp_typo'));
+    } finally {
+      empty.cleanup();
+    }
   });
 
   it('answers usage errors with exit 2', async () => {

@@ -10,6 +10,7 @@ import { runCli, tempDir, writeFile } from './support/cli.js';
 const APPLIED_ALL = MIGRATION_NAMES.map((name) => `applied: ${name}\n`).join('');
 const LAST = MIGRATION_NAMES.at(-1) ?? '';
 const BEFORE_LAST = MIGRATION_NAMES.at(-2) ?? '';
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe('database and migrations (CLI)', () => {
   let dir: { path: string; cleanup: () => void };
@@ -48,8 +49,42 @@ describe('database and migrations (CLI)', () => {
 
     const again = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) });
     assert.equal(again.stdout, APPLIED_ALL);
-    const fresh = await runCli(['migrate', 'fresh'], { cwd: dir.path, env: env(db) });
+    const fresh = await runCli(['migrate', 'fresh', '--yes'], { cwd: dir.path, env: env(db) });
     assert.equal(fresh.code, 0, fresh.stderr);
+  });
+
+  it('migrate status says a missing database is missing and creates nothing', async () => {
+    const folder = join(dir.path, 'not-yet');
+    const db = join(folder, 'autosolve.db');
+    const status = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`database: ${escape(db)} does not exist yet \\(\`autosolve migrate up\` or \`autosolve run\` creates it\\)`));
+    assert.match(status.stdout, /^pending\s+001-initial$/m);
+    assert.ok(!existsSync(db), 'no database file');
+    assert.ok(!existsSync(folder), 'no folder either');
+  });
+
+  it('migrate fresh refuses without --yes, says how, and deletes nothing', async () => {
+    const db = join(dir.path, 'keep.db');
+    assert.equal((await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) })).code, 0);
+    // fresh re-applies every migration, so the recorded times tell whether it ran.
+    const applied = () => {
+      const sqlite = new BetterSqlite3(db, { readonly: true });
+      try {
+        return sqlite.prepare('SELECT name, timestamp FROM kysely_migration ORDER BY name').all();
+      } finally {
+        sqlite.close();
+      }
+    };
+    const before = applied();
+
+    const refused = await runCli(['migrate', 'fresh'], { cwd: dir.path, env: env(db) });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`migrate fresh deletes every issue, queue job and cursor in ${escape(db)}; to do that, run \`autosolve migrate fresh --yes\``));
+    assert.deepEqual(applied(), before, 'nothing was reverted or re-applied');
+    const confirmed = await runCli(['migrate', 'fresh', '--yes'], { cwd: dir.path, env: env(db) });
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    assert.notDeepEqual(applied(), before, 'with --yes it does run');
   });
 
   it('exits 1 naming the path when the database is not a SQLite file', async () => {
@@ -86,7 +121,7 @@ describe('database and migrations (CLI)', () => {
     const before = sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all();
     sqlite.close();
 
-    for (const args of [['migrate', 'up'], ['migrate', 'down'], ['migrate', 'fresh']]) {
+    for (const args of [['migrate', 'up'], ['migrate', 'down'], ['migrate', 'fresh', '--yes']]) {
       const result = await runCli(args, { cwd: dir.path, env: env(db) });
       assert.equal(result.code, 1, args.join(' '));
       assert.match(result.stderr, /newer schema than this build of autosolve \(unknown migrations: 999-from-the-future\)/);

@@ -71,6 +71,16 @@ describe('planner', () => {
     assert.throws(() => plan([workPerRepository({ resource: 'issue-poller', interval: 1000, work: noop })], [...repos, repos[0]!]), /duplicate job work:issue-poller:acme\/api/);
   });
 
+  it('refuses repositories that differ only in letter case, as one repository configured twice', () => {
+    const poller = workPerRepository({ resource: 'issue-poller', interval: 1000, work: noop });
+    const validator = setupPerRepository({ resource: 'repository-validator', run: noop });
+    const twice = [...repos, { owner: 'Acme', name: 'API' }];
+    const differsInCase = (e: unknown) =>
+      e instanceof PlanError && /duplicate job work:issue-poller:Acme\/API: it differs from work:issue-poller:acme\/api only in letter case/.test(e.message);
+    assert.throws(() => plan([poller], twice), differsInCase);
+    assert.throws(() => plan([validator], twice), /duplicate job setup:repository-validator:Acme\/API: it differs from setup:repository-validator:acme\/api only in letter case/);
+  });
+
   it('refuses a worker without a positive interval', () => {
     for (const interval of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => plan([workPerRepository({ resource: 'issue-poller', interval, work: noop })], repos), /worker issue-poller has interval .*: a worker needs a positive interval/);

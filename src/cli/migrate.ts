@@ -1,12 +1,17 @@
 /** `autosolve migrate up | down [N] | status | fresh`. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { openDatabase, SchemaMigrator } from '../infra/store/index.js';
+import { MIGRATION_NAMES, openDatabase, SchemaMigrator } from '../infra/store/index.js';
 import { UsageError } from './errors.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
-async function withMigrator(options: ConfigOption, work: (migrator: SchemaMigrator, path: string) => Promise<void>): Promise<void> {
-  const { config } = loadFor(options, false);
-  const database = openDatabase(config.database.sqlitePath);
+function databasePath(options: ConfigOption): string {
+  return resolve(loadFor(options, false).config.database.sqlitePath);
+}
+
+async function withMigrator(options: ConfigOption | string, work: (migrator: SchemaMigrator, path: string) => Promise<void>): Promise<void> {
+  const database = openDatabase(typeof options === 'string' ? options : databasePath(options));
   try {
     await work(new SchemaMigrator(database.db, database.path), database.path);
   } finally {
@@ -35,23 +40,35 @@ export function migrateCommand(): Command {
     });
 
   withConfigOption(migrate.command('status'))
-    .description('list migrations and whether each is applied')
-    .action((options: ConfigOption) =>
-      withMigrator(options, async (m, path) => {
+    .description('list migrations and whether each is applied (creates nothing)')
+    .action(async (options: ConfigOption) => {
+      // Looking must not create: an empty file at a mistyped path would look like a real, empty database.
+      const path = databasePath(options);
+      if (!existsSync(path)) {
+        process.stdout.write(`database: ${path} does not exist yet (\`autosolve migrate up\` or \`autosolve run\` creates it)\n`);
+        for (const name of MIGRATION_NAMES) process.stdout.write(`pending  ${name}\n`);
+        return;
+      }
+      await withMigrator(path, async (m) => {
         process.stdout.write(`database: ${path}\n`);
         for (const { name, executedAt } of await m.status()) {
           process.stdout.write(`${executedAt ? 'applied' : 'pending'}  ${name}${executedAt ? `  ${executedAt.toISOString()}` : ''}\n`);
         }
-      }),
-    );
+      });
+    });
 
   withConfigOption(migrate.command('fresh'))
-    .description('revert everything and apply every migration: an empty database (deletes all data)')
-    .action((options: ConfigOption) =>
-      withMigrator(options, async (m, path) => {
+    .option('--yes', 'confirm that every issue, queue job and cursor in the database is to be deleted')
+    .description('revert everything and apply every migration: an empty database (deletes all data; needs --yes)')
+    .action((options: ConfigOption & { yes?: boolean }) => {
+      const target = databasePath(options);
+      if (options.yes !== true) {
+        throw new UsageError(`migrate fresh deletes every issue, queue job and cursor in ${target}; to do that, run \`autosolve migrate fresh --yes\``);
+      }
+      return withMigrator(target, async (m, path) => {
         await m.fresh();
         process.stdout.write(`fresh schema applied (${path})\n`);
-      }),
-    );
+      });
+    });
   return migrate;
 }

@@ -2,21 +2,25 @@
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { App } from '../app.js';
+import { withDryRun } from '../config/overrides.js';
 import { createLogger } from '../infra/telemetry/logger.js';
 import { EXIT_FAILURE, EXIT_OK, UserFacingError } from './errors.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
 interface RunOptions extends ConfigOption {
   readonly once?: boolean;
+  readonly dryRun?: boolean;
 }
 
 export function runCommand(): Command {
   return withConfigOption(new Command('run'))
     .description('run the daemon: validate every repository, then poll and answer until SIGINT/SIGTERM')
     .option('--once', 'setup, one full pass of every worker (pollers until caught up, the queue drained), then exit')
+    .option('--dry-run', 'everything but posting: each comment is logged instead (same as ai.dryRun: true)')
     .action(async (options: RunOptions) => {
-      const { config } = loadFor(options, true);
-      const log = createLogger({ debug: config.log.debug, terminal: config.log.terminal });
+      const { config: loaded } = loadFor(options, true);
+      const config = options.dryRun === true ? withDryRun(loaded) : loaded;
+      const log = createLogger({ debug: config.log.debug, terminal: config.log.terminal, level: config.log.level });
       const app = await App.create(config, log);
       process.exitCode = await runUntilDone(app, log, options.once === true, config.scheduler.shutdownGrace);
     });

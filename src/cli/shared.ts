@@ -16,6 +16,7 @@ export function withConfigOption(command: Command): Command {
 
 export function loadFor(options: ConfigOption, forRun: boolean): LoadedConfig {
   const loaded = loadConfig({ file: options.config, forRun });
+  for (const warning of loaded.warnings) process.stderr.write(`autosolve: warning: ${warning}\n`);
   if (loaded.config.log.debug) enableDebugOutput();
   return loaded;
 }

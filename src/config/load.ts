@@ -4,21 +4,23 @@
  * This is the only module that reads process.env.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { applyEnv, debugRequested as debugRequestedIn, type Env } from './env.js';
+import { describeIssue, describeYamlError } from './messages.js';
 import { configSchema, type Config } from './schema.js';
-import { closest } from './suggest.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from './env.js';
 
 /** Every problem found, each naming its key path. The CLI exits 2 on it. */
 export class ConfigError extends Error {
   readonly problems: readonly string[];
   readonly source: string;
 
-  constructor(source: string, problems: readonly string[]) {
-    super(`configuration is invalid (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(source: string, problems: readonly string[], warnings: readonly string[] = []) {
+    // Warnings go with the problems: an ignored AUTOSOLVE_GITHUB_TOKN is often why the token is missing.
+    const warned = warnings.map((w) => `\n  warning: ${w}`).join('');
+    super(`configuration is invalid (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}${warned}`);
     this.name = 'ConfigError';
     this.problems = problems;
     this.source = source;
@@ -38,6 +40,8 @@ export interface LoadedConfig {
   readonly config: Config;
   /** The file read, or null when none was found and defaults + env were used. */
   readonly file: string | null;
+  /** What was accepted but deserves a look (unknown AUTOSOLVE_ variables, merged repositories), for the caller to show. */
+  readonly warnings: readonly string[];
 }
 
 /** The process environment, for modules that hand variables on (the command executor). */
@@ -49,210 +53,107 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const explicit = options.file ?? env.AUTOSOLVE_CONFIG;
   const file = resolve(explicit ?? 'config.yml');
-  const source = explicit !== undefined || existsSync(file) ? file : 'defaults and environment';
+  const found = explicit !== undefined || existsSync(file);
+  const source = found ? file : 'defaults and environment';
   const problems: string[] = [];
+  const warnings: string[] = [];
 
   let raw: Record<string, unknown> = {};
-  if (explicit !== undefined || existsSync(file)) {
-    raw = readYaml(file, problems);
+  if (found) {
+    const read = readYaml(file);
+    // A file that cannot be read or parsed is the one problem: anything the schema said after it would be noise.
+    if (typeof read === 'string') throw new ConfigError(source, [read]);
+    raw = read;
   }
-  applyEnv(raw, env, problems);
+  applyEnv(raw, env, problems, warnings);
 
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...parsed.error.issues.map(describeIssue));
-  if (parsed.success && options.forRun !== false) problems.push(...runRequirements(parsed.data));
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => describeIssue(issue, raw)));
+  const config = parsed.success ? settle(parsed.data, found ? file : null, env, warnings) : undefined;
+  if (config && options.forRun !== false) problems.push(...runRequirements(config), ...placeholderToken(config));
+  if (problems.length > 0 || !config) throw new ConfigError(source, problems, warnings);
 
-  return { config: parsed.data, file: source === file ? file : null };
+  return { config, file: found ? file : null, warnings };
 }
 
-function readYaml(file: string, problems: string[]): Record<string, unknown> {
+/** The file's keys, or the one problem that stops reading it. */
+function readYaml(file: string): Record<string, unknown> | string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    problems.push(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot be read (${code ?? 'error'})`);
-    return {};
+    return code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot be read (${code ?? 'error'})`;
   }
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    for (const error of doc.errors) problems.push(`${file}: YAML syntax error: ${error.message.split('\n')[0]}`);
-    return {};
-  }
+  const [first] = doc.errors;
+  if (first) return describeYamlError(file, text, first);
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    problems.push(`${file}: expected a mapping of keys at the top level`);
-    return {};
+  if (typeof value !== 'object' || Array.isArray(value)) return `${file}: expected a mapping of keys at the top level`;
+  return withoutEmptyKeys(value as Record<string, unknown>);
+}
+
+/**
+ * `http:` with every key below it commented out is YAML for `http: null`; a key
+ * with nothing after it means "not set", so it is dropped, at every depth.
+ */
+function withoutEmptyKeys(mapping: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(mapping)) {
+    if (value === null) continue;
+    out[key] = value !== null && typeof value === 'object' && !Array.isArray(value) ? withoutEmptyKeys(value as Record<string, unknown>) : value;
   }
-  return value as Record<string, unknown>;
+  return out;
 }
 
-// ---------------------------------------------------------------- schema walking
-
-interface SchemaDef {
-  type: string;
-  innerType?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  element?: z.ZodType;
-  in?: z.ZodType;
+/** What the schema cannot know: the config file's folder, and that GitHub names ignore letter case. */
+function settle(config: Config, file: string | null, env: Env, warnings: string[]): Config {
+  // A path from the file means "next to this file" (systemd, cron and `--config` run from elsewhere);
+  // a path from the environment was typed in a shell, so it means the working directory.
+  const base = file !== null && env.AUTOSOLVE_DATABASE_SQLITEPATH === undefined ? dirname(file) : process.cwd();
+  const sqlitePath = isAbsolute(config.database.sqlitePath) ? config.database.sqlitePath : resolve(base, config.database.sqlitePath);
+  return {
+    ...config,
+    database: { ...config.database, sqlitePath },
+    github: { ...config.github, repositories: mergeRepositories(config.github.repositories, warnings) },
+  };
 }
 
-function defOf(schema: z.ZodType): SchemaDef {
-  return (schema as unknown as { def: SchemaDef }).def;
+/** `export GITHUB_TOKEN=ghp_...` copied as written would only fail later, at setup, as a 401. */
+function placeholderToken(config: Config): string[] {
+  return /\.\.\.|…|^<.*>$/.test(config.github.token)
+    ? ['github.token: still the placeholder from the example ("ghp_..."); set a real token (see "The token" in the README for its scopes)']
+    : [];
 }
 
-/** Strips defaults, optionals and transforms down to the schema that describes the input. */
-function unwrap(schema: z.ZodType): z.ZodType {
-  let current = schema;
-  for (;;) {
-    const def = defOf(current);
-    if (def.innerType) current = def.innerType;
-    else if (def.type === 'pipe' && def.in) current = def.in;
-    else return current;
-  }
-}
-
-/** The schema at a key path (array indexes skipped), or undefined. */
-function schemaAt(path: readonly PropertyKey[]): z.ZodType | undefined {
-  let current: z.ZodType | undefined = configSchema;
-  for (const key of path) {
-    if (!current) return undefined;
-    const def = defOf(unwrap(current));
-    if (def.type === 'array' && typeof key === 'number') current = def.element;
-    else if (def.type === 'object' && typeof key === 'string') current = def.shape?.[key];
-    else return undefined;
-  }
-  return current;
-}
-
-interface Leaf {
-  readonly path: readonly string[];
-  readonly kind: string;
-  readonly element?: string;
-}
-
-function leaves(schema: z.ZodType = configSchema, path: string[] = []): Leaf[] {
-  const inner = unwrap(schema);
-  const def = defOf(inner);
-  if (def.type === 'object' && def.shape) {
-    return Object.entries(def.shape).flatMap(([key, child]) => leaves(child, [...path, key]));
-  }
-  if (def.type === 'array' && def.element) {
-    return [{ path, kind: 'array', element: defOf(unwrap(def.element)).type }];
-  }
-  return [{ path, kind: def.type }];
-}
-
-// ---------------------------------------------------------------- environment
-
-function envName(path: readonly string[]): string {
-  return `AUTOSOLVE_${path.map((p) => p.toUpperCase()).join('_')}`;
-}
-
-function applyEnv(raw: Record<string, unknown>, env: Env, problems: string[]): void {
-  const known = new Map(leaves().map((leaf) => [envName(leaf.path), leaf]));
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('AUTOSOLVE_') || name === 'AUTOSOLVE_CONFIG' || value === undefined) continue;
-    const leaf = known.get(name);
-    if (!leaf) {
-      const hint = closest(name, [...known.keys()]);
-      problems.push(`${name}: unknown environment variable${hint ? ` (did you mean ${hint}?)` : ''}`);
-      continue;
+/** `acme/API` and `acme/api` are one repository on GitHub: watch it once, and say so. */
+function mergeRepositories(repositories: Config['github']['repositories'], warnings: string[]): Config['github']['repositories'] {
+  const first = new Map<string, number>();
+  const kept: Config['github']['repositories'] = [];
+  repositories.forEach((repo, index) => {
+    const name = `${repo.owner}/${repo.name}`;
+    const earlier = first.get(name.toLowerCase());
+    if (earlier === undefined) {
+      first.set(name.toLowerCase(), index);
+      kept.push(repo);
+      return;
     }
-    const converted = fromEnv(leaf, value);
-    if (converted.problem) problems.push(`${name}: ${converted.problem}`);
-    else setPath(raw, leaf.path, converted.value);
-  }
-  const github = (raw.github ?? {}) as Record<string, unknown>;
-  if ((github.token === undefined || github.token === '') && env.GITHUB_TOKEN) setPath(raw, ['github', 'token'], env.GITHUB_TOKEN);
-  const openai = ((raw.ai as Record<string, unknown> | undefined)?.openai ?? {}) as Record<string, unknown>;
-  if ((openai.apiKey === undefined || openai.apiKey === '') && env.OPENAI_API_KEY) {
-    setPath(raw, ['ai', 'openai', 'apiKey'], env.OPENAI_API_KEY);
-  }
-}
-
-function fromEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string } {
-  switch (leaf.kind) {
-    case 'boolean':
-      if (/^(true|1|yes)$/i.test(value)) return { value: true };
-      if (/^(false|0|no)$/i.test(value)) return { value: false };
-      return { problem: `expected true or false, got ${JSON.stringify(value)}` };
-    case 'number':
-      return value.trim() !== '' && Number.isFinite(Number(value))
-        ? { value: Number(value) }
-        : { problem: `expected a number, got ${JSON.stringify(value)}` };
-    case 'array':
-      return parseListEnv(leaf, value);
-    default:
-      return { value };
-  }
-}
-
-/** A JSON array, or the short forms `owner/name,owner/name` and `prog arg arg`. */
-function parseListEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string } {
-  if (value.trim().startsWith('[')) {
-    try {
-      return { value: JSON.parse(value) as unknown };
-    } catch {
-      return { problem: 'expected a JSON array' };
-    }
-  }
-  if (leaf.element === 'object') {
-    const repos = value.split(',').map((s) => s.trim()).filter(Boolean);
-    const parsed = repos.map((full) => full.split('/'));
-    if (parsed.some((parts) => parts.length !== 2)) return { problem: 'expected owner/name[,owner/name...] or a JSON array' };
-    return { value: parsed.map(([owner, name]) => ({ owner, name })) };
-  }
-  return { value: value.split(/\s+/).filter(Boolean) };
-}
-
-function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
-  let node = target;
-  for (const key of path.slice(0, -1)) {
-    const next = node[key];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
-    node = node[key] as Record<string, unknown>;
-  }
-  const last = path[path.length - 1];
-  if (last !== undefined) node[last] = value;
-}
-
-// ---------------------------------------------------------------- messages
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const candidates = Object.keys(defOf(unwrap(schemaAt(issue.path) ?? configSchema)).shape ?? {});
-    return issue.keys
-      .map((key) => {
-        const hint = closest(key, candidates);
-        const full = where ? `${where}.${key}` : key;
-        return `${full}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`;
-      })
-      .join('\n  - ');
-  }
-  if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
-    return `${where}: required (expected ${issue.expected})`;
-  }
-  return `${where || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')}`;
+    const other = repositories[earlier];
+    const otherName = other ? `${other.owner}/${other.name}` : name;
+    warnings.push(
+      otherName === name
+        ? `github.repositories[${index}]: ${name} is listed twice (also github.repositories[${earlier}]); watched once`
+        : `github.repositories[${index}]: ${name} and github.repositories[${earlier}]: ${otherName} are the same repository (GitHub names ignore letter case); watched once, as ${otherName}`,
+    );
+  });
+  return kept;
 }
 
 function runRequirements(config: Config): string[] {
   const problems: string[] = [];
   if (!config.github.token) problems.push('github.token: required (or set AUTOSOLVE_GITHUB_TOKEN or GITHUB_TOKEN)');
   if (config.github.repositories.length === 0) problems.push('github.repositories: list at least one repository (owner and name)');
-  const seen = new Set<string>();
-  config.github.repositories.forEach((repo, index) => {
-    const key = `${repo.owner}/${repo.name}`.toLowerCase();
-    if (seen.has(key)) problems.push(`github.repositories[${index}]: ${repo.owner}/${repo.name} is listed twice`);
-    seen.add(key);
-  });
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
   if (config.ai.visibilityTimeout !== undefined && config.ai.visibilityTimeout <= config.ai.timeout) {
     problems.push('ai.visibilityTimeout: must be longer than ai.timeout, or a job still running would be handed to another worker');
@@ -263,5 +164,5 @@ function runRequirements(config: Config): string[] {
 
 /** Whether the user asked for debug output through the environment (before any config is read). */
 export function debugRequested(env: Env = process.env): boolean {
-  return /^(true|1|yes)$/i.test(env.AUTOSOLVE_LOG_DEBUG ?? '');
+  return debugRequestedIn(env);
 }

@@ -34,7 +34,7 @@ function durationText({ positive = false }: { positive?: boolean } = {}) {
 
 const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
 
-const repository = z.strictObject({
+const repositoryObject = z.strictObject({
   owner: z.string().regex(GITHUB_NAME, 'expected a GitHub owner (letters, digits, "-", "_", ".")'),
   name: z.string().regex(GITHUB_NAME, 'expected a repository name (letters, digits, "-", "_", ".")'),
 });
@@ -50,22 +50,42 @@ const existingFolder = z.string().superRefine((value, ctx) => {
   else if (!info.isDirectory()) ctx.addIssue({ code: 'custom', message: `${value} is not a folder` });
 });
 
+/** `{ owner, name }`, or the short form `owner/name` people copy from GitHub's address bar. */
+const repository = z.preprocess((value, ctx) => {
+  if (typeof value !== 'string') return value;
+  const [owner, name, ...rest] = value.trim().split('/');
+  if (owner && name && rest.length === 0 && GITHUB_NAME.test(owner) && GITHUB_NAME.test(name)) return { owner, name };
+  ctx.addIssue({ code: 'custom', message: `expected owner/name (e.g. acme/api) or { owner, name }, got ${JSON.stringify(value)}` });
+  return z.NEVER;
+}, repositoryObject);
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 export const configSchema = z.strictObject({
   log: z
     .strictObject({
-      /** Debug-level logs and stack traces. Default false. */
+      /** Debug-level logs (unless `level` says otherwise) and stack traces. Default false. */
       debug: z.boolean().default(false),
+      /** The lowest level written: debug, info, warn or error (any case). Default: debug when `debug` is true, else info. */
+      level: z.preprocess((value) => (typeof value === 'string' ? value.trim().toLowerCase() : value), z.enum(LOG_LEVELS)).optional(),
       /** Add the source file to log lines (accepted from the Go config; pino has no cheap equivalent). Default false. */
       source: z.boolean().default(false),
       /** Readable coloured lines instead of JSON. Default: when stdout is a terminal. */
       terminal: z.boolean().optional(),
     })
-    .prefault({}),
+    .prefault({})
+    // One answer for everyone downstream: the level to log at, and whether to show stack traces.
+    .transform(({ level, debug, ...rest }) => ({ debug: debug || level === 'debug', level: level ?? (debug ? 'debug' : 'info'), ...rest })),
   database: z
     .strictObject({
-      /** The SQLite file. Default `autosolve.db`; its folder is created when missing. */
+      /**
+       * The SQLite file; its folder is created when missing. Default `autosolve.db`. The loader makes
+       * a relative path absolute: against the config file's folder when it comes from the file (or is
+       * the default and a file was read), against the working directory when it comes from the environment.
+       */
       sqlitePath: z.string().min(1).default('autosolve.db'),
     })
     .prefault({}),
@@ -75,7 +95,7 @@ export const configSchema = z.strictObject({
       token: z.string().default(''),
       /** API root. Default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3. */
       baseUrl: httpUrl.default('https://api.github.com'),
-      /** The repositories to watch. */
+      /** The repositories to watch: `{ owner, name }` or `owner/name`. Names differing only in case are merged by the loader. */
       repositories: z.array(repository).default([]),
       /** Per-request timeout. Default 30s. */
       httpClientTimeout: duration(30_000, { positive: true }),

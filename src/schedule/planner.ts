@@ -45,12 +45,19 @@ export function jobName(phase: Phase, resource: string, repository?: RepositoryR
 }
 
 export function plan(entries: readonly RegistryEntry[], repositories: readonly RepositoryRef[]): Plan {
-  const names = new Set<string>();
+  // Keyed by lower case: GitHub names ignore case, so acme/API and acme/api would be two pollers of one repository.
+  const names = new Map<string, string>();
   const claim = (name: string) => {
-    if (names.has(name)) {
+    const earlier = names.get(name.toLowerCase());
+    if (earlier === name) {
       throw new PlanError(`duplicate job ${name}: each spec may be registered once, and each repository configured once`);
     }
-    names.add(name);
+    if (earlier !== undefined) {
+      throw new PlanError(
+        `duplicate job ${name}: it differs from ${earlier} only in letter case, and GitHub names ignore case; configure each repository once`,
+      );
+    }
+    names.set(name.toLowerCase(), name);
   };
 
   const setup: SetupJob[] = [];

@@ -39,20 +39,25 @@ export const REDACTED_PATHS = [
 ];
 
 export interface LoggerOptions {
+  /** Stack traces and field details on readable lines; the level too, unless `level` is given. */
   readonly debug: boolean;
   /** Readable lines instead of JSON. Default: whether the destination is a terminal. */
   readonly terminal?: boolean | undefined;
   /** Default: stdout. */
   readonly destination?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Below info, silence (tests and commands that print their own output). */
-  readonly level?: pino.LevelWithSilent;
+  /**
+   * The lowest level written (`log.level` / `LOG_LEVEL`: debug, info, warn, error; `silent` for
+   * commands that print their own output). Default: debug when `debug` is set, else info.
+   */
+  readonly level?: pino.LevelWithSilent | undefined;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? process.stdout;
   const readable = options.terminal ?? destination.isTTY === true;
+  const level = options.level ?? (options.debug ? 'debug' : 'info');
   const base: pino.LoggerOptions = {
-    level: options.level ?? (options.debug ? 'debug' : 'info'),
+    level,
     base: null,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     mixin: () => ({ ...context.getStore() }),
@@ -71,7 +76,7 @@ export function createLogger(options: LoggerOptions): Logger {
       translateTime: 'SYS:HH:MM:ss',
       ignore: 'pid,hostname',
       messageFormat: '{if job}[{job}] {end}{msg}',
-      hideObject: !options.debug,
+      hideObject: !options.debug && level !== 'debug',
     }),
   );
 }

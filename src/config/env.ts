@@ -1,0 +1,117 @@
+/**
+ * Environment overrides: AUTOSOLVE_ + the key path in upper case, plus the
+ * conventional fallbacks GITHUB_TOKEN, OPENAI_API_KEY and LOG_LEVEL.
+ */
+import { LOG_LEVELS } from './schema.js';
+import { leaves, type Leaf } from './schema-walk.js';
+import { closest } from './suggest.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Variables an orchestrator sets for a service named autosolve (Kubernetes service links), not for us. */
+const SERVICE_LINK = /^AUTOSOLVE_(?:PORT|SERVICE_HOST|SERVICE_PORT)(?:_|$)/;
+
+export function envName(path: readonly string[]): string {
+  return `AUTOSOLVE_${path.map((p) => p.toUpperCase()).join('_')}`;
+}
+
+/**
+ * Writes every override into `raw`. A variable with a bad value is a problem;
+ * an unknown AUTOSOLVE_ variable is only a warning: orchestrators inject their
+ * own (AUTOSOLVE_PORT for a Service named autosolve) and the daemon must start there.
+ */
+export function applyEnv(raw: Record<string, unknown>, env: Env, problems: string[], warnings: string[]): void {
+  const known = new Map(leaves().map((leaf) => [envName(leaf.path), leaf]));
+  const serviceLinks: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('AUTOSOLVE_') || name === 'AUTOSOLVE_CONFIG' || value === undefined) continue;
+    const leaf = known.get(name);
+    if (!leaf) {
+      if (SERVICE_LINK.test(name)) {
+        serviceLinks.push(name);
+        continue;
+      }
+      const hint = closest(name, [...known.keys()]);
+      warnings.push(`${name}: unknown environment variable, ignored${hint ? ` (did you mean ${hint}?)` : ''}`);
+      continue;
+    }
+    const converted = fromEnv(leaf, value);
+    if (converted.problem) problems.push(`${name}: ${converted.problem}`);
+    else setPath(raw, leaf.path, converted.value);
+  }
+  if (serviceLinks.length > 0) {
+    warnings.push(
+      `${serviceLinks.sort().join(', ')}: ignored; these look like Kubernetes service links for a Service named autosolve ` +
+        '(set enableServiceLinks: false in the pod spec to drop them)',
+    );
+  }
+  applyLogLevel(raw, env, problems);
+  const github = (raw.github ?? {}) as Record<string, unknown>;
+  if ((github.token === undefined || github.token === '') && env.GITHUB_TOKEN) setPath(raw, ['github', 'token'], env.GITHUB_TOKEN);
+  const openai = ((raw.ai as Record<string, unknown> | undefined)?.openai ?? {}) as Record<string, unknown>;
+  if ((openai.apiKey === undefined || openai.apiKey === '') && env.OPENAI_API_KEY) {
+    setPath(raw, ['ai', 'openai', 'apiKey'], env.OPENAI_API_KEY);
+  }
+}
+
+/** LOG_LEVEL, as other Node daemons read it; it overrides log.level in the file, AUTOSOLVE_LOG_LEVEL overrides it. */
+function applyLogLevel(raw: Record<string, unknown>, env: Env, problems: string[]): void {
+  const value = env.LOG_LEVEL?.trim();
+  if (!value || env.AUTOSOLVE_LOG_LEVEL !== undefined) return;
+  const level = value.toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) setPath(raw, ['log', 'level'], level);
+  else problems.push(`LOG_LEVEL: expected ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+/** Whether debug output is asked for through the environment alone (before any config is read). */
+export function debugRequested(env: Env): boolean {
+  if (/^(true|1|yes)$/i.test(env.AUTOSOLVE_LOG_DEBUG ?? '')) return true;
+  const level = env.AUTOSOLVE_LOG_LEVEL ?? env.LOG_LEVEL;
+  return level?.trim().toLowerCase() === 'debug';
+}
+
+function fromEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string } {
+  switch (leaf.kind) {
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(value)) return { value: true };
+      if (/^(false|0|no)$/i.test(value)) return { value: false };
+      return { problem: `expected true or false, got ${JSON.stringify(value)}` };
+    case 'number':
+      return value.trim() !== '' && Number.isFinite(Number(value))
+        ? { value: Number(value) }
+        : { problem: `expected a number, got ${JSON.stringify(value)}` };
+    case 'array':
+      return parseListEnv(leaf, value);
+    default:
+      return { value };
+  }
+}
+
+/** A JSON array, or the short forms `owner/name,owner/name` and `prog arg arg`. */
+function parseListEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string } {
+  if (value.trim().startsWith('[')) {
+    try {
+      return { value: JSON.parse(value) as unknown };
+    } catch {
+      return { problem: 'expected a JSON array' };
+    }
+  }
+  if (leaf.element === 'object') {
+    const repos = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const parsed = repos.map((full) => full.split('/'));
+    if (parsed.some((parts) => parts.length !== 2)) return { problem: 'expected owner/name[,owner/name...] or a JSON array' };
+    return { value: parsed.map(([owner, name]) => ({ owner, name })) };
+  }
+  return { value: value.split(/\s+/).filter(Boolean) };
+}
+
+export function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  const last = path[path.length - 1];
+  if (last !== undefined) node[last] = value;
+}
