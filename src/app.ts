@@ -25,7 +25,7 @@ import {
 import { withLogContext } from './infra/telemetry/logger.js';
 import { plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
-import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
+import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT } from './version.js';
 
@@ -171,7 +171,13 @@ export class App {
     this.#state = 'setup';
     this.log.info({ repositories: configured.length, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories`);
     const setupStarted = Date.now();
-    await this.scheduler.setup(thePlan.setup, signal);
+    await this.scheduler.setup(thePlan.setup, signal).catch((error: unknown) => {
+      // The scheduler knows the network failed, not where GitHub was looked for.
+      if (!(error instanceof SetupFailedError) || !error.failures.some((f) => f.kind === 'node')) throw error;
+      const where = new URL(this.config.github.baseUrl);
+      const advice = `GitHub did not answer at ${where.origin}${where.pathname.replace(/\/$/, '')}: check github.baseUrl and the network`;
+      throw new SetupFailedError(error.failures, thePlan.setup.length, error.budgetMs, advice);
+    });
     const setupMs = Date.now() - setupStarted;
     const partitions = await this.#partitions(configured);
     const jobs = thePlan.bindWork((repository) => {
