@@ -4,11 +4,12 @@
  */
 import type { Logger } from 'pino';
 import { processEnv } from './config/load.js';
+import { formatDuration } from './config/duration.js';
 import type { Config } from './config/schema.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
 import type { DispatchObserver, Executor, Log } from './domain/ports.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
-import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
+import { GitHubClient, type GitHubTelemetry, type WaitReason, type WriteHistory } from './infra/github/index.js';
 import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
 import {
   openDatabase,
@@ -24,7 +25,7 @@ import {
 import { withLogContext } from './infra/telemetry/logger.js';
 import { plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
-import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
+import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT } from './version.js';
 
@@ -40,6 +41,8 @@ export interface AppHooks {
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
   /** Minimum gap between two GitHub writes (comments); the demo shortens it against its local simulator. Default: the throttle's 1 s. */
   readonly writeMinIntervalMs?: number;
+  /** Comments per minute and per hour; tests shrink them. Default: the throttle's 60 and 450. */
+  readonly writeBudget?: { readonly perMinute?: number; readonly perHour?: number };
 }
 
 export type AppState = 'starting' | 'setup' | 'working' | 'stopped';
@@ -74,7 +77,8 @@ export class App {
     const db = database.db;
     const repositories = new SqlRepositoryStore(db);
     const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay });
-    const rateLimitRecorder = new RateLimitRecorder(new SqlStateStore(db), log);
+    const state = new SqlStateStore(db);
+    const rateLimitRecorder = new RateLimitRecorder(state, log);
     const github = new GitHubClient({
       baseUrl: config.github.baseUrl,
       token: config.github.token,
@@ -84,8 +88,14 @@ export class App {
         minIntervalMs: config.github.rateLimit.minInterval,
         maxConcurrent: config.github.rateLimit.maxConcurrent,
         ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
+        ...(hooks.writeBudget?.perMinute === undefined ? {} : { writesPerMinute: hooks.writeBudget.perMinute }),
+        ...(hooks.writeBudget?.perHour === undefined ? {} : { writesPerHour: hooks.writeBudget.perHour }),
+        writeHistory: writeHistoryIn(state, log),
       },
-      telemetry: fanOut<GitHubTelemetry>(hooks.githubTelemetry, { onRateLimit: (info) => rateLimitRecorder.seen(info) }),
+      telemetry: fanOut<GitHubTelemetry>(hooks.githubTelemetry, {
+        onRateLimit: (info) => rateLimitRecorder.seen(info),
+        onWait: (info) => logLongHold(log, info),
+      }),
     });
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     const entries = registry({
@@ -162,7 +172,13 @@ export class App {
     this.#state = 'setup';
     this.log.info({ repositories: configured.length, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories`);
     const setupStarted = Date.now();
-    await this.scheduler.setup(thePlan.setup, signal);
+    await this.scheduler.setup(thePlan.setup, signal).catch((error: unknown) => {
+      // The scheduler knows the network failed, not where GitHub was looked for.
+      if (!(error instanceof SetupFailedError) || !error.failures.some((f) => f.kind === 'node')) throw error;
+      const where = new URL(this.config.github.baseUrl);
+      const advice = `GitHub did not answer at ${where.origin}${where.pathname.replace(/\/$/, '')}: check github.baseUrl and the network`;
+      throw new SetupFailedError(error.failures, thePlan.setup.length, error.budgetMs, advice);
+    });
     const setupMs = Date.now() - setupStarted;
     const partitions = await this.#partitions(configured);
     const jobs = thePlan.bindWork((repository) => {
@@ -252,6 +268,43 @@ function fanOut<T extends object>(...observers: Array<T | undefined>): T {
       },
     ]),
   ) as T;
+}
+
+/** Where the write budget's recent history is kept (SqlStateStore key), so consecutive `run --once` share one budget. */
+const WRITE_HISTORY_KEY = 'github.writeStarts';
+
+function writeHistoryIn(state: SqlStateStore, log: Log): WriteHistory {
+  return {
+    load: async () => {
+      try {
+        const stored = await state.get<unknown>(WRITE_HISTORY_KEY);
+        return Array.isArray(stored?.value) ? stored.value.filter((at): at is number => typeof at === 'number') : [];
+      } catch (error) {
+        log.warn({ error: String(error) }, 'could not read the comment budget spent by earlier runs; counting from zero');
+        return [];
+      }
+    },
+    save: async (starts) => {
+      try {
+        await state.put(WRITE_HISTORY_KEY, starts);
+      } catch (error) {
+        log.warn({ error: String(error) }, 'could not record the comment budget spent; a restart may count from zero');
+      }
+    },
+  };
+}
+
+const HOLD_WORDS: Record<WaitReason, string> = {
+  'primary-rate-limit': "GitHub's rate limit for the token is spent until its reset",
+  'secondary-rate-limit': "GitHub's secondary rate limit",
+  'retry-after': 'GitHub asked to wait (retry-after)',
+  'write-pacing': 'the comment budget for the minute or the hour is spent',
+};
+
+/** Holds long enough to look like a hang are said out loud. */
+function logLongHold(log: Log, info: { reason: WaitReason; waitMs: number }): void {
+  if (info.waitMs < 10_000) return;
+  log.info({ reason: info.reason, waitMs: info.waitMs }, `GitHub requests held for ${formatDuration(Math.ceil(info.waitMs / 1000) * 1000)}: ${HOLD_WORDS[info.reason]}`);
 }
 
 /** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */

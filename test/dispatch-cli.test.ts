@@ -177,7 +177,7 @@ describe('autosolve run (dispatch and reporting)', () => {
     });
     const daemon = startCli(['run', '--once', '--config', config.file], { cwd: dir.path });
     // First the backend is unreachable (node: retry in 2s); then it answers 500 once (service: 5s); then it works.
-    await waitFor(() => /failed \(node\); retrying in 2s/.test(daemon.output().stdout));
+    await waitFor(() => new RegExp(`failed \\(network\\); retrying in 2s: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(daemon.output().stdout));
     let calls = 0;
     model = createServer((req, res) => {
       calls++;
@@ -191,7 +191,7 @@ describe('autosolve run (dispatch and reporting)', () => {
     await new Promise<void>((resolve) => model!.listen(port, '127.0.0.1', resolve));
     const result = await daemon.finished;
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /failed \(service\); retrying in 5s/);
+    assert.match(result.stdout, /failed \(server busy\); retrying in 5s: /);
     const jobs = jobsOf(config.database);
     assert.deepEqual(jobs.map((j) => [j.outcome, j.attempts]), [['answered', 1], ['answered', 1]], 'maxAttempts is 1, yet nothing died');
     assert.equal(sim.comments('acme', 'api', 1).length, 1);

@@ -1,8 +1,9 @@
 /**
  * The transport-level throttle, observed from the simulator's side: when each
  * request actually arrived. Minutes of GitHub time pass in microseconds on a
- * virtual clock shared by the throttle and the simulator; the two cases that
- * need concurrency in real time use short real waits and assert with margins.
+ * virtual clock shared by the throttle and the simulator (test/support/
+ * virtual-time.ts); the two cases that need concurrency in real time use short
+ * real waits and assert with margins.
  */
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
@@ -10,49 +11,12 @@ import { afterEach, describe, it } from 'node:test';
 import { failureKindOf, waitHintOf } from '../src/domain/failure.js';
 import { GitHubClient, type GitHubClientOptions, type ThrottleOptions, type WaitReason } from '../src/infra/github/index.js';
 import { type Simulator, startSimulator } from '../src/simulator/index.js';
+import { type VirtualTime, virtualTime as virtualTimeFrom } from './support/virtual-time.js';
 
 const TOKEN = 'ghp_throttleTestToken000000000000000000';
 const REPO = { owner: 'acme', name: 'api' };
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
-
-interface VirtualTime {
-  now: () => number;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  fetch: typeof fetch;
-}
-
-/**
- * A clock that only moves when the throttle sleeps, so hours of waiting take
- * no real time. Before moving it, a sleep waits until every request already
- * sent has been answered: the simulator stamps a request when it arrives, and
- * that must happen before time jumps ahead.
- */
-function virtualTime(): VirtualTime {
-  let time = START;
-  let inFlight = 0;
-  let idle: Array<() => void> = [];
-  return {
-    now: () => time,
-    sleep: async (ms, signal) => {
-      while (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
-      if (signal?.aborted) throw new DOMException('aborted', 'AbortError');
-      time += ms;
-    },
-    fetch: async (input, init) => {
-      inFlight++;
-      try {
-        return await fetch(input, init);
-      } finally {
-        inFlight--;
-        if (inFlight === 0) {
-          const waiting = idle;
-          idle = [];
-          for (const resolve of waiting) resolve();
-        }
-      }
-    },
-  };
-}
+const virtualTime = (): VirtualTime => virtualTimeFrom(START);
 
 function timing(clock: VirtualTime): Pick<ThrottleOptions, 'now' | 'sleep'> {
   return { now: clock.now, sleep: clock.sleep };
@@ -211,16 +175,24 @@ void describe('GitHub throttle', () => {
   void it('paces writes apart while reads keep flowing', async () => {
     const sim = await start();
     const gap = 400;
-    const client = clientFor(sim, { writeMinIntervalMs: gap, maxConcurrent: 8 });
+    // When each request left the throttle for the network: arrival times at
+    // the simulator would add the latency jitter of a loaded machine.
+    const sent: Array<{ method: string; at: number }> = [];
+    const recordingFetch: typeof fetch = (input, init) => {
+      sent.push({ method: init?.method ?? 'GET', at: Date.now() });
+      return fetch(input, init);
+    };
+    const client = clientFor(sim, { writeMinIntervalMs: gap, maxConcurrent: 8 }, { fetch: recordingFetch });
 
     const writes = [1, 2, 3].map((n) => client.createComment(REPO, 1, `comment ${n}`, signal()));
     const reads = Array.from({ length: 20 }, () => client.getRepository(REPO, signal()));
     await Promise.all([...writes, ...reads]);
 
-    const writeStarts = startsOf(sim, 'POST');
-    const readStarts = startsOf(sim, 'GET');
+    const writeStarts = sent.filter((r) => r.method === 'POST').map((r) => r.at);
+    const readStarts = sent.filter((r) => r.method === 'GET').map((r) => r.at);
     assert.equal(writeStarts.length, 3);
     assert.equal(readStarts.length, 20);
+    assert.equal(startsOf(sim, 'POST').length, 3);
     for (let i = 1; i < writeStarts.length; i++) {
       const spacing = (writeStarts[i] ?? 0) - (writeStarts[i - 1] ?? 0);
       assert.ok(spacing >= gap - 25, `writes ${spacing} ms apart, want ${gap}`);

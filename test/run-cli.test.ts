@@ -105,8 +105,8 @@ describe('autosolve run (setup and polling)', () => {
     const config = daemonConfig(dir.path, sim, ['acme/api'], { github: NO_ANSWERS });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /failed \(service\); retrying in 5s/);
-    assert.match(result.stdout, /failed \(node\); retrying in 2s/);
+    assert.match(result.stdout, /failed \(server busy\); retrying in 5s: .*HTTP 502/);
+    assert.match(result.stdout, /failed \(network\); retrying in 2s: /);
     // 502, then the dropped connection (no response: status 0), then success.
     assert.deepEqual(listRequests(sim).map((r) => r.status), [502, 0, 200]);
     assert.equal(inspectDatabase(config.database, (db) => (db.prepare('SELECT count(*) AS n FROM issues').get() as { n: number }).n), 5);

@@ -158,7 +158,7 @@ describe('scheduler', () => {
     await scheduler.work(jobs, controller.signal, { once: false });
     assert.ok(healthyPasses >= 5);
     assert.ok(brokenPasses >= 3, 'the broken worker kept being retried');
-    assert.ok(log.lines.some((l) => l.level === 'error' && /work:broken failed with an unrecognised error; degraded, retrying in/.test(l.message)));
+    assert.ok(log.lines.some((l) => l.level === 'error' && /^failed with an unrecognised error; degraded, retrying in \S+: bug$/.test(l.message)));
   });
 
   it('never overlaps two passes of the same job, and waits exactly as long as a wait hint says', async () => {

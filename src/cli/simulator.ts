@@ -1,5 +1,6 @@
 /** `autosolve simulator`: serve the GitHub API simulator on a local port until SIGINT/SIGTERM. */
 import { Command, InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config/duration.js';
 import { demoScenario, loadScenario, ScenarioError, startSimulator } from '../simulator/index.js';
 import type { Scenario, SimulatorOptions } from '../simulator/index.js';
 
@@ -9,6 +10,7 @@ interface SimulatorFlags {
   scenario?: string;
   token?: string[];
   rateLimit?: number;
+  clockOffset?: number;
   logRequests?: boolean;
 }
 
@@ -18,6 +20,14 @@ function nonNegativeInt(max: number) {
     if (!/^\d+$/.test(value) || parsed > max) throw new InvalidArgumentError(`expected an integer from 0 to ${max}`);
     return parsed;
   };
+}
+
+/** `10m`, `+10m` or `-90s`: how far the simulated GitHub's clock is from this machine's. */
+function clockOffset(value: string): number {
+  const match = /^([+-]?)(.+)$/.exec(value.trim());
+  const ms = match ? parseDuration(match[2] ?? '') : undefined;
+  if (!match || ms === undefined) throw new InvalidArgumentError('expected a duration such as 10m, +10m or -90s');
+  return match[1] === '-' ? -ms : ms;
 }
 
 /** Resolves on the first SIGINT/SIGTERM; `release` removes the listeners when we stop for another reason. */
@@ -52,6 +62,7 @@ async function runSimulator(flags: SimulatorFlags): Promise<void> {
   const options: SimulatorOptions = { port: flags.port, host: flags.host, scenario, requestLogLimit: 1000 };
   if (flags.token) options.tokens = flags.token;
   if (flags.rateLimit !== undefined) options.rateLimit = flags.rateLimit;
+  if (flags.clockOffset !== undefined) options.clockOffsetMs = flags.clockOffset;
   // Listen for signals before the URL is printed, so a supervisor that stops us right away is honoured.
   const stopped = stopSignal();
   let simulator;
@@ -92,6 +103,7 @@ export function simulatorCommand(): Command {
     .option('--scenario <file>', 'YAML or JSON scenario to seed (default: the built-in demo data)')
     .option('--token <token...>', "accepted token(s) (default: the scenario's, else sim-token)")
     .option('--rate-limit <n>', 'requests per token per hour (default 5000)', nonNegativeInt(1_000_000))
+    .option('--clock-offset <duration>', "GitHub's clock ahead of this machine's (10m) or behind it (-10m) (default 0)", clockOffset)
     .option('--log-requests', 'print one line per request handled')
     .action(async (flags: SimulatorFlags) => {
       await runSimulator(flags);

@@ -65,18 +65,65 @@ export class ClassifiedBackoff {
   }
 }
 
+/**
+ * The callbacks waiting on each signal. One abort listener per signal however
+ * many pauses share it: 200 pollers waiting for their next pass on the one
+ * shutdown signal would otherwise trip Node's MaxListenersExceededWarning.
+ */
+const pausesBySignal = new WeakMap<AbortSignal, Set<() => void>>();
+
+function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = pausesBySignal.get(signal);
+  if (callbacks === undefined) {
+    const waiting = new Set<() => void>();
+    callbacks = waiting;
+    pausesBySignal.set(signal, waiting);
+    signal.addEventListener(
+      'abort',
+      () => {
+        pausesBySignal.delete(signal);
+        for (const notify of waiting) notify();
+      },
+      { once: true },
+    );
+  }
+  const registered = callbacks;
+  registered.add(callback);
+  return () => registered.delete(callback);
+}
+
 /** Waits `ms`, or less when the signal aborts; resolves false when aborted. */
 export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const onAbort = () => {
+    const forget = whenAborted(signal, () => {
       clearTimeout(timer);
       resolve(false);
-    };
+    });
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      forget();
       resolve(true);
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** How an operator would call each classification, for log lines (the values stay in fields and metrics). */
+export const KIND_WORDS: Readonly<Record<RetryDecision['kind'], string>> = {
+  node: 'network',
+  service: 'server busy',
+  permanent: 'permanent',
+  unknown: 'unrecognised',
+};
+
+/** `800ms`, `2s`, `1.5s`, `2m`, `1m30s`, `1h`: a wait as people read it. */
+export function formatWait(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
+  const seconds = Math.round(ms / 1000);
+  const parts = [
+    [Math.floor(seconds / 3600), 'h'],
+    [Math.floor((seconds % 3600) / 60), 'm'],
+    [seconds % 60, 's'],
+  ] as const;
+  return parts.filter(([amount]) => amount > 0).map(([amount, unit]) => `${amount}${unit}`).join('');
 }

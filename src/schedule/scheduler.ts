@@ -5,21 +5,49 @@
  * nowhere else.
  */
 import { fullName } from '../domain/entities.js';
-import { describeError } from '../domain/failure.js';
+import { describeError, failureKindOf, type FailureKind } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import type { SetupJob, WorkJob } from './planner.js';
-import { ClassifiedBackoff, DEFAULT_BASELINE, pause, type RetryBaseline, type RetryDecision } from './retry.js';
+import { ClassifiedBackoff, DEFAULT_BASELINE, formatWait, KIND_WORDS, pause, type RetryBaseline, type RetryDecision } from './retry.js';
 
-/** One or more preflights failed; no worker started. */
+export interface SetupFailure {
+  readonly job: string;
+  readonly repository: string;
+  readonly reason: string;
+  /** How the last failure was classified; `unknown` when nothing recognised it. */
+  readonly kind: FailureKind | 'unknown';
+}
+
+/** One or more preflights failed, or setup ran out of its budget; no worker started. */
 export class SetupFailedError extends Error {
-  readonly failures: ReadonlyArray<{ readonly job: string; readonly repository: string; readonly reason: string }>;
-  constructor(failures: SetupFailedError['failures'], total: number) {
+  readonly failures: readonly SetupFailure[];
+  /** Set when the setup budget ran out before every preflight was done. */
+  readonly budgetMs: number | undefined;
+  /** `advice`: a last line saying what to check. */
+  constructor(failures: readonly SetupFailure[], total: number, budgetMs?: number, advice?: string) {
     const lines = failures.map((f) => `  - ${f.repository}: ${f.reason}`).join('\n');
-    super(`setup failed for ${failures.length} of ${total} repositories; no worker was started:\n${lines}`);
+    const ranOut = budgetMs === undefined ? '' : ` (scheduler.setupBudget of ${formatWait(budgetMs)} ran out)`;
+    super(`setup failed for ${failures.length} of ${total} repositories${ranOut}; no worker was started:\n${lines}${advice ? `\n${advice}` : ''}`);
     this.name = 'SetupFailedError';
     this.failures = failures;
+    this.budgetMs = budgetMs;
   }
 }
+
+/** How one job's retries within the budget ended. */
+interface Outcome {
+  /** The final error; undefined on success. */
+  readonly error?: unknown;
+  /** The signal cut the job short (setup budget or shutdown): it never finished. */
+  readonly interrupted: boolean;
+  /** The latest failed pass, if any. */
+  readonly lastFailure?: unknown;
+  /** Passes started. */
+  readonly attempts: number;
+}
+
+/** The longest a timer can wait (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What the scheduler reports as it goes (metrics, status, progress). */
 export interface SchedulerObserver {
@@ -29,8 +57,18 @@ export interface SchedulerObserver {
 
 export interface SchedulerOptions {
   readonly log: Log;
-  /** How long preflights (and passes in --once mode) may retry node/service failures. */
+  /**
+   * How long setup may take as a whole, time requests spend held by a
+   * throttle included (scheduler.setupBudget); also how long a pass in --once
+   * mode may retry network and server-busy failures.
+   */
   readonly retryBudgetMs: number;
+  /**
+   * Attempts a preflight gets when the network fails (connection refused, DNS,
+   * timeout): an unreachable server fails setup in seconds, not after the
+   * whole budget. Default 3 (with the default baseline: 2 s, then 4 s apart).
+   */
+  readonly setupNetworkAttempts?: number;
   readonly baseline?: RetryBaseline;
   readonly observer?: SchedulerObserver;
   /** Runs a pass inside a context (the logging context of the job). */
@@ -47,22 +85,44 @@ export class Scheduler {
   readonly #log: Log;
   readonly #baseline: RetryBaseline;
   readonly #now: () => number;
+  readonly #setupNetworkAttempts: number;
 
   constructor(private readonly options: SchedulerOptions) {
     this.#log = options.log;
     this.#baseline = options.baseline ?? DEFAULT_BASELINE;
     this.#now = options.now ?? Date.now;
+    this.#setupNetworkAttempts = options.setupNetworkAttempts ?? 3;
   }
 
-  /** Phase 1: every preflight, concurrently. Throws SetupFailedError naming every failure. */
+  /**
+   * Phase 1: every preflight, concurrently, all within the setup budget.
+   * Throws SetupFailedError naming every repository that failed or was not
+   * done when the budget ran out.
+   */
   async setup(jobs: readonly SetupJob[], signal: AbortSignal): Promise<void> {
-    const results = await Promise.all(jobs.map((job) => this.#runUntilDone(job, signal, 'setup')));
+    const budgetMs = this.options.retryBudgetMs;
+    const bounded = new AbortController();
+    const stop = (): void => bounded.abort(signal.reason);
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    // The budget bounds everything setup does, including time a request spends
+    // held by the GitHub throttle: the jobs' signal fires when it runs out.
+    const timer = setTimeout(() => bounded.abort(new Error(`scheduler.setupBudget of ${formatWait(budgetMs)} ran out`)), Math.min(budgetMs, MAX_TIMER_MS));
+    let outcomes: Outcome[];
+    try {
+      outcomes = await Promise.all(jobs.map((job) => this.#runUntilDone(job, bounded.signal, 'setup')));
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+    }
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('shut down during setup');
-    const failures = jobs.flatMap((job, index) => {
-      const error = results[index];
-      return error === undefined ? [] : [{ job: job.name, repository: fullName(job.repository), reason: describeError(error) }];
+    const failures = jobs.flatMap((job, index): SetupFailure[] => {
+      const outcome = outcomes[index];
+      if (outcome?.error === undefined) return [];
+      const reason = outcome.interrupted ? unfinished(outcome, budgetMs) : describeError(outcome.error);
+      return [{ job: job.name, repository: fullName(job.repository), reason, kind: failureKindOf(outcome.lastFailure ?? outcome.error) }];
     });
-    if (failures.length > 0) throw new SetupFailedError(failures, jobs.length);
+    if (failures.length > 0) throw new SetupFailedError(failures, jobs.length, bounded.signal.aborted ? budgetMs : undefined);
   }
 
   /**
@@ -78,27 +138,37 @@ export class Scheduler {
     const failed: string[] = [];
     for (const scope of ['repository', 'global'] as const) {
       const stage = jobs.filter((job) => job.scope === scope);
-      const errors = await Promise.all(stage.map((job) => this.#runUntilDone(job, signal, 'once')));
+      const outcomes = await Promise.all(stage.map((job) => this.#runUntilDone(job, signal, 'once')));
       stage.forEach((job, index) => {
-        if (errors[index] !== undefined) failed.push(job.name);
+        if (outcomes[index]?.error !== undefined) failed.push(job.name);
       });
     }
     return { failed };
   }
 
-  /** Retries node/service failures within the budget; returns the final error, or undefined on success. */
-  async #runUntilDone(job: SetupJob | WorkJob, signal: AbortSignal, mode: 'setup' | 'once'): Promise<unknown> {
+  /** Retries network/server-busy failures within the budget (network ones in setup a few times only). */
+  async #runUntilDone(job: SetupJob | WorkJob, signal: AbortSignal, mode: 'setup' | 'once'): Promise<Outcome> {
     const backoff = new ClassifiedBackoff(this.#baseline);
     const deadline = this.#now() + this.options.retryBudgetMs;
+    let attempts = 0;
+    let networkFailures = 0;
+    let lastFailure: unknown;
     for (;;) {
+      attempts++;
       const error = await this.#pass(job, signal);
-      if (error === undefined || signal.aborted) return error;
+      if (error === undefined) return { interrupted: false, attempts };
+      if (signal.aborted) return { error, interrupted: true, lastFailure, attempts };
+      lastFailure = error;
       const decision = backoff.next(error);
+      if (decision.kind === 'node') networkFailures++;
+      const networkLimited = mode === 'setup' && decision.kind === 'node';
       const retryable = decision.kind === 'node' || decision.kind === 'service';
-      const willRetry = retryable && this.#now() + decision.delayMs <= deadline;
-      this.#report(job, error, decision, { degraded: false, willRetry, mode });
-      if (!willRetry) return error;
-      if (!(await pause(decision.delayMs, signal))) return error;
+      const willRetry =
+        retryable && !(networkLimited && networkFailures >= this.#setupNetworkAttempts) && this.#now() + decision.delayMs <= deadline;
+      const attempt = mode === 'setup' ? { number: attempts, ...(networkLimited ? { of: this.#setupNetworkAttempts } : {}) } : undefined;
+      this.#report(job, error, decision, { degraded: false, willRetry, mode, ...(attempt ? { attempt } : {}) });
+      if (!willRetry) return { error, interrupted: false, lastFailure, attempts };
+      if (!(await pause(decision.delayMs, signal))) return { error, interrupted: true, lastFailure, attempts };
     }
   }
 
@@ -139,24 +209,40 @@ export class Scheduler {
     job: SetupJob | WorkJob,
     error: unknown,
     decision: RetryDecision,
-    context: { degraded: boolean; willRetry: boolean; mode: 'setup' | 'once' | 'work' },
+    context: { degraded: boolean; willRetry: boolean; mode: 'setup' | 'once' | 'work'; attempt?: { number: number; of?: number } },
   ): void {
     this.options.observer?.passFailed?.(job, error, { ...decision, degraded: context.degraded, willRetry: context.willRetry });
+    const cause = describeError(error);
     const fields = {
       job: job.name,
       ...(job.repository ? { repository: fullName(job.repository) } : {}),
       classification: decision.kind,
-      error: describeError(error),
+      error: cause,
+      ...(context.attempt ? { attempt: context.attempt.number } : {}),
       ...(context.willRetry ? { retryInMs: decision.delayMs } : {}),
     };
-    const wait = `${Math.round(decision.delayMs / 100) / 10}s`;
+    // Words an operator knows (network, server busy) and the cause, in the
+    // message itself: terminal lines show no fields. The job is in the fields
+    // (and leads every terminal line), so the message does not repeat it.
+    const failed = context.attempt
+      ? `attempt ${context.attempt.number}${context.attempt.of ? ` of ${context.attempt.of}` : ''} failed (${KIND_WORDS[decision.kind]})`
+      : decision.kind === 'unknown'
+        ? 'failed with an unrecognised error'
+        : `failed (${KIND_WORDS[decision.kind]})`;
+    const wait = formatWait(decision.delayMs);
     if (!context.willRetry) {
-      this.#log.error(fields, `${job.name} failed (${decision.kind}); not retrying${context.mode === 'setup' ? ' in setup' : ''}`);
+      this.#log.error(fields, `${failed}; not retrying${context.mode === 'setup' ? ' in setup' : ''}: ${cause}`);
     } else if (context.degraded) {
-      this.#log.error(fields, `${job.name} failed with an unrecognised error; degraded, retrying in ${wait}`);
+      this.#log.error(fields, `${failed}; degraded, retrying in ${wait}: ${cause}`);
     } else {
-      const why = decision.hinted ? 'as the server asked' : decision.kind === 'node' ? 'transport failure' : 'service under pressure';
-      this.#log.warn(fields, `${job.name} failed (${decision.kind}); retrying in ${wait} (${why})`);
+      this.#log.warn(fields, `${failed}; retrying in ${wait}${decision.hinted ? ' as the server asked' : ''}: ${cause}`);
     }
   }
+}
+
+/** Why a preflight counts as failed when the setup budget ran out before it was done. */
+function unfinished(outcome: Outcome, budgetMs: number): string {
+  const notDone = `not done when scheduler.setupBudget (${formatWait(budgetMs)}) ran out`;
+  if (outcome.lastFailure === undefined) return `${notDone}; its first attempt was still waiting (held by a rate limit, or no answer yet)`;
+  return `${notDone} (attempt ${outcome.attempts}); the last failure: ${describeError(outcome.lastFailure)}`;
 }

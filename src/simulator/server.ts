@@ -59,7 +59,9 @@ function rateLimitHeaders(limit: RateLimitState): Record<string, string> {
 const MALFORMED_BODY = '[{"id":1,"number":1,"title":"Crash when the config file is emp';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const now = options.now ?? Date.now;
+  const clock = options.now ?? Date.now;
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
+  const now = clockOffsetMs === 0 ? clock : () => clock() + clockOffsetMs;
   const state = new SimulatorState(now);
   const tokens = new Set([...(options.tokens ?? []), ...(options.scenario?.tokens ?? [])]);
   if (tokens.size === 0) tokens.add('sim-token');
@@ -86,6 +88,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const text = reply.body === undefined || reply.status === 304 ? undefined : JSON.stringify(reply.body);
     res.statusCode = reply.status;
     const headers: Record<string, string> = {
+      date: new Date(now()).toUTCString(),
       ...rateLimitHeaders(limit),
       'x-github-request-id': requestId,
       'x-github-media-type': 'github.v3; format=json',
@@ -171,6 +174,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     } else if (fault?.kind === 'malformed') {
       res.writeHead(200, {
+        date: new Date(now()).toUTCString(),
         ...rateLimitHeaders(limitNow()),
         'x-github-request-id': requestId,
         'content-type': 'application/json; charset=utf-8',

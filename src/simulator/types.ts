@@ -16,6 +16,12 @@ export interface SimulatorOptions {
   rateLimitWindowMs?: number;
   /** Clock in epoch ms. Default Date.now. */
   now?: () => number;
+  /**
+   * Added to that clock: a GitHub whose clock runs ahead (positive) or behind
+   * this machine's. Shifts everything the simulator dates: the `Date` header,
+   * rate-limit resets, timestamps and `startedAt`. Default 0.
+   */
+  clockOffsetMs?: number;
   /** Seed data. Default: none. */
   scenario?: Scenario;
   /** Added to the contract: keep only the latest N entries in `requests`, for long demo runs. Default: all. */

@@ -5,7 +5,7 @@
  */
 import { Octokit } from '@octokit/core';
 import type { Comment, Issue, RemoteRepository, RepositoryRef } from '../../domain/entities.js';
-import type { GitHubPort, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
+import type { CreateCommentOptions, GitHubPort, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
 import {
   type RequestDescription,
   abortedRequestError,
@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { linkedSignal } from './abort-link.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
-import { type GitHubTelemetry, RequestThrottle, type ThrottleOptions, type ThrottleStats, installThrottle } from './throttle.js';
+import { type GitHubTelemetry, RequestThrottle, type ThrottleOptions, type ThrottleStats, installThrottle, withWriteCheck } from './throttle.js';
 
 export interface GitHubClientOptions {
   /** API root, e.g. `https://api.github.com` or `https://HOST/api/v3` (GitHub Enterprise Server). */
@@ -160,7 +160,13 @@ export class GitHubClient implements GitHubPort {
     return comments;
   }
 
-  async createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal): Promise<Comment> {
+  async createComment(
+    repo: RepositoryRef,
+    number: number,
+    body: string,
+    signal: AbortSignal,
+    options: CreateCommentOptions = {},
+  ): Promise<Comment> {
     assertIssueNumber(repo, number);
     const request = describeRequest(
       repo,
@@ -169,12 +175,26 @@ export class GitHubClient implements GitHubPort {
       `comment on issue #${number} of ${fullNameOf(repo)}`,
       `issue #${number}`,
     );
-    const response = await this.send(
-      request,
-      'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
-      { ...refParams(repo), issue_number: number, body },
-      signal,
-    );
+    const send = () =>
+      this.send(request, 'POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...refParams(repo), issue_number: number, body }, signal);
+    const { beforeWrite } = options;
+    if (beforeWrite === undefined) return toComment(this.jsonBody(request, await send()));
+    // The check's own error, exactly as thrown: it is the caller's, not GitHub's to classify.
+    let refusal: { error: unknown } | undefined;
+    const check = async (checkSignal: AbortSignal): Promise<void> => {
+      try {
+        await beforeWrite(checkSignal);
+      } catch (error) {
+        refusal = { error };
+        throw error;
+      }
+    };
+    let response: Response;
+    try {
+      response = await withWriteCheck(check, send);
+    } catch (error) {
+      throw refusal === undefined ? error : refusal.error;
+    }
     return toComment(this.jsonBody(request, response));
   }
 

@@ -7,6 +7,7 @@ export {
   type ThrottleOptions,
   type ThrottleStats,
   type WaitReason,
+  type WriteHistory,
 } from './throttle.js';
 export { GitHubRequestError, SECONDARY_DEFAULT_WAIT_MS } from './errors.js';
 export { UnexpectedGitHubPayloadError } from './mapping.js';

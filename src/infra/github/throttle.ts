@@ -5,8 +5,10 @@
  * wait. It never retries: a failed request still fails, and the scheduler
  * decides what to do (docs/decisions/002-github-throttle.md).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Octokit } from '@octokit/core';
-import { type ResponseHeaders, rateLimitSignalOf, readRateLimitHeaders } from './rate-limit-signals.js';
+import { type ResponseHeaders, localResetAtMs, rateLimitSignalOf, readRateLimitHeaders } from './rate-limit-signals.js';
+import { Lane, sleepWithTimer, waitForNotice } from './throttle-waits.js';
 
 export type WaitReason = 'primary-rate-limit' | 'secondary-rate-limit' | 'retry-after' | 'write-pacing';
 
@@ -14,11 +16,29 @@ export type WaitReason = 'primary-rate-limit' | 'secondary-rate-limit' | 'retry-
 export interface GitHubTelemetry {
   /** Every HTTP response received (any status, 304 included). */
   onResponse?(info: { method: string; route: string; status: number; durationMs: number; notModified: boolean }): void;
-  /** Every response that carried the x-ratelimit-* headers. */
+  /**
+   * Every response that carried the x-ratelimit-* headers. `resetAt` is in
+   * epoch seconds on this machine's clock: GitHub's x-ratelimit-reset moved by
+   * the skew the response's `Date` showed, so "resets in" reads true here.
+   */
   onRateLimit?(info: { limit: number; remaining: number; resetAt: number; resource: string }): void;
   /** A request is about to be held this long before it is sent. */
   onWait?(info: { reason: WaitReason; waitMs: number }): void;
 }
+
+/**
+ * Where the write budget's recent history outlives the process, so that
+ * consecutive `run --once` invocations (cron) share one budget.
+ */
+export interface WriteHistory {
+  /** Start times (epoch ms, this machine's clock) of recent writes, any order. Read once, before the first write. */
+  load(): Promise<readonly number[]>;
+  /** The start times of the last hour, the newest write included; called before that write is sent. */
+  save(starts: readonly number[]): Promise<void>;
+}
+
+/** Runs once the throttle has admitted a write, right before it is sent; a throw cancels the write. */
+export type WriteCheck = (signal: AbortSignal) => Promise<void>;
 
 export interface ThrottleOptions {
   /** Minimum time between two request starts (github.rateLimit.minInterval). No default. */
@@ -31,6 +51,8 @@ export interface ThrottleOptions {
   writesPerMinute?: number;
   /** Most writes started in any hour. Default 450 (GitHub allows 500). */
   writesPerHour?: number;
+  /** Keeps the write budget across restarts. Default: none (each process starts with an unspent budget). */
+  writeHistory?: WriteHistory;
   /** Hold after a secondary limit that did not say how long. Default 60_000, as GitHub advises. */
   secondaryDefaultWaitMs?: number;
   /** Clock in epoch ms. Default Date.now. */
@@ -54,83 +76,29 @@ const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 /**
- * Held past x-ratelimit-reset by this much: our clock and GitHub's differ, and
- * a request that lands a moment early is rejected and resets the hold.
+ * Held past x-ratelimit-reset by this much: the reset is read against the
+ * response's `Date`, which has whole seconds, and a request that lands a
+ * moment early is rejected and resets the hold.
  */
 const RESET_MARGIN_MS = 1000;
 
-function abortError(signal?: AbortSignal): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
-function sleepWithTimer(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/**
+ * A write check travels from GitHubClient.createComment to the request hook
+ * in the async context, so the requests in between (and their signatures)
+ * need not know about it. While it runs, the context says so: the check's own
+ * requests ride on the write's admission.
+ */
+type WriteContext = { readonly phase: 'pending'; readonly check: WriteCheck; consumed: boolean } | { readonly phase: 'checking' };
+const writeContext = new AsyncLocalStorage<WriteContext>();
 
 /**
- * Resolves once `register`'s notify is called, or rejects on abort (and then
- * unregisters). For "wait your turn" and "wait for a free slot": no deadline.
+ * Runs `send` so that the first write it makes calls `check` once the
+ * throttle has admitted it (write pacing and budget passed, a concurrency
+ * slot held), right before it is sent. If `check` throws, the write is not
+ * sent, does not count against the budget, and the error propagates.
  */
-function waitForNotice(register: (notify: () => void) => () => void, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      unregister();
-      reject(abortError(signal));
-    };
-    const unregister = register(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** First in, first out: one request at a time past a gate; aborted waiters leave the line. */
-class Lane {
-  private busy = false;
-  private readonly waiting: Array<() => void> = [];
-
-  async enter(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw abortError(signal);
-    if (!this.busy) {
-      this.busy = true;
-      return;
-    }
-    await waitForNotice((notify) => {
-      this.waiting.push(notify);
-      return () => {
-        const index = this.waiting.indexOf(notify);
-        if (index >= 0) this.waiting.splice(index, 1);
-      };
-    }, signal);
-  }
-
-  /** Hands the gate to the next in line (it stays busy) or frees it. */
-  leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.busy = false;
-  }
+export function withWriteCheck<T>(check: WriteCheck, send: () => Promise<T>): Promise<T> {
+  return writeContext.run({ phase: 'pending', check, consumed: false }, send);
 }
 
 export class RequestThrottle {
@@ -143,6 +111,10 @@ export class RequestThrottle {
   readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly telemetry: GitHubTelemetry;
+  private readonly writeHistory: WriteHistory | undefined;
+  private historyLoaded = false;
+  /** The save in progress; saves run one at a time. */
+  private saving: Promise<void> = Promise.resolve();
 
   /** Every request passes this gate; writes pass the write gate first. */
   private readonly lane = new Lane();
@@ -167,6 +139,7 @@ export class RequestThrottle {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleepWithTimer;
     this.telemetry = telemetry;
+    this.writeHistory = options.writeHistory;
   }
 
   stats(): ThrottleStats {
@@ -174,25 +147,51 @@ export class RequestThrottle {
   }
 
   /**
-   * Waits until `method` may be sent, then counts it as started. Call the
-   * returned function once the response (or failure) is in.
+   * Waits until `method` may be sent, then counts it as started; for a write
+   * made inside withWriteCheck, runs the check too. Call the returned function
+   * once the response (or failure) is in.
    */
   async admit(method: string, signal?: AbortSignal): Promise<() => void> {
     const isWrite = WRITE_METHODS.has(method.toUpperCase());
+    const context = writeContext.getStore();
+    // A write check's own requests use the slot of the write that waits for
+    // them: queueing for a slot of their own could wait for that very write.
+    const takesSlot = context?.phase !== 'checking';
     if (isWrite) await this.writeLane.enter(signal);
+    let startedAt: number;
     try {
-      if (isWrite) await this.waitForWriteBudget(signal);
-      await this.lane.enter(signal);
+      if (isWrite) {
+        await this.loadWriteHistory();
+        await this.waitForWriteBudget(signal);
+      }
+      if (takesSlot) await this.lane.enter(signal);
       try {
-        await this.waitForTurn(signal);
-        this.markStarted(isWrite);
+        await this.waitForTurn(takesSlot, signal);
+        startedAt = this.markStarted(isWrite, takesSlot);
       } finally {
-        this.lane.leave();
+        if (takesSlot) this.lane.leave();
       }
     } finally {
       if (isWrite) this.writeLane.leave();
     }
-    let released = false;
+    const release = this.releaser(takesSlot);
+    if (!isWrite) return release;
+    try {
+      if (context?.phase === 'pending' && !context.consumed) {
+        context.consumed = true;
+        await writeContext.run({ phase: 'checking' }, () => context.check(signal ?? new AbortController().signal));
+      }
+      await this.persistWrites();
+    } catch (error) {
+      this.withdrawWrite(startedAt);
+      release();
+      throw error;
+    }
+    return release;
+  }
+
+  private releaser(takesSlot: boolean): () => void {
+    let released = !takesSlot;
     return () => {
       if (released) return;
       released = true;
@@ -217,8 +216,9 @@ export class RequestThrottle {
     });
     const rateLimit = readRateLimitHeaders(response.headers);
     if (rateLimit !== undefined) {
-      this.telemetry.onRateLimit?.(rateLimit);
-      if (rateLimit.remaining === 0) this.hold(rateLimit.resetAt * 1000 + RESET_MARGIN_MS, 'primary-rate-limit');
+      const resetAtMs = localResetAtMs(rateLimit, response.headers, now);
+      this.telemetry.onRateLimit?.({ ...rateLimit, resetAt: Math.round(resetAtMs / 1000) });
+      if (rateLimit.remaining === 0) this.hold(resetAtMs + RESET_MARGIN_MS, 'primary-rate-limit');
     }
     const signal = rateLimitSignalOf(response.status, response.headers, response.data, now);
     if (signal?.kind === 'retry-after') this.hold(now + signal.waitMs, 'retry-after');
@@ -231,8 +231,8 @@ export class RequestThrottle {
     this.holdReason = reason;
   }
 
-  /** Run while holding the main lane, so the head of the line is the only one waiting here. */
-  private async waitForTurn(signal?: AbortSignal): Promise<void> {
+  /** Run while holding the main lane (unless riding on a write's slot), so the head of the line is the only one waiting here. */
+  private async waitForTurn(takesSlot: boolean, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const now = this.now();
       if (this.holdUntil > now) {
@@ -244,7 +244,7 @@ export class RequestThrottle {
         await this.sleep(pacing, signal);
         continue;
       }
-      if (this.active >= this.maxConcurrent) {
+      if (takesSlot && this.active >= this.maxConcurrent) {
         await waitForNotice((notify) => {
           this.slotFreed = notify;
           return () => {
@@ -286,15 +286,46 @@ export class RequestThrottle {
     }
   }
 
-  private markStarted(isWrite: boolean): void {
+  private markStarted(isWrite: boolean, takesSlot: boolean): number {
     const now = this.now();
-    this.active++;
+    if (takesSlot) this.active++;
     this.counters.requests++;
     this.lastStartAt = now;
     if (isWrite) {
       this.lastWriteAt = now;
       this.writeStarts.push(now);
     }
+    return now;
+  }
+
+  /** A write its check cancelled was never sent: it leaves the budget (its pacing gap stays, which only errs on the safe side). */
+  private withdrawWrite(startedAt: number): void {
+    const index = this.writeStarts.lastIndexOf(startedAt);
+    if (index >= 0) this.writeStarts.splice(index, 1);
+    this.counters.requests--;
+  }
+
+  /** Run in the write lane before the first write: the writes an earlier process made count too. */
+  private async loadWriteHistory(): Promise<void> {
+    if (this.historyLoaded || this.writeHistory === undefined) return;
+    const stored = await this.writeHistory.load();
+    this.historyLoaded = true;
+    const now = this.now();
+    // A clock set back since they were saved leaves starts in the future: count them as now.
+    const recent = stored.filter((at) => Number.isFinite(at) && at > now - HOUR_MS).map((at) => Math.min(at, now));
+    if (recent.length === 0) return;
+    this.writeStarts.push(...recent);
+    this.writeStarts.sort((a, b) => a - b);
+    this.lastWriteAt = Math.max(this.lastWriteAt, ...recent);
+  }
+
+  /** Saves the write starts, one save at a time, each with the list as it is when it runs: the last save holds every write. */
+  private persistWrites(): Promise<void> {
+    const history = this.writeHistory;
+    if (history === undefined) return Promise.resolve();
+    const run = this.saving.then(() => history.save([...this.writeStarts]));
+    this.saving = run.catch(() => undefined);
+    return run;
   }
 }
 
