@@ -11,10 +11,12 @@ import { DEFAULT_PROMPT } from './domain/prompt.js';
 import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
 import {
+  currentInstance,
   openDatabase,
   RATE_LIMIT_STATE_KEY,
   SchemaMigrator,
   SqlIssueCatalog,
+  SqlInstanceRegistry,
   SqlIssueSyncStore,
   SqlJobQueue,
   SqlRepositoryStore,
@@ -26,10 +28,13 @@ import { plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
 import { Scheduler, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
-import { USER_AGENT } from './version.js';
+import { USER_AGENT, VERSION } from './version.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
+/** How often a running daemon renews its registration, and when one on another host counts as gone. */
+const INSTANCE_HEARTBEAT_MS = 5_000;
+const INSTANCE_STALE_MS = 30_000;
 
 export interface AppHooks {
   /** Replaces the configured executor (the demo's built-in one). */
@@ -58,22 +63,31 @@ export class App {
     private readonly repositories: SqlRepositoryStore,
     private readonly rateLimitRecorder: RateLimitRecorder,
     private readonly observability: Observability | undefined,
+    private readonly instance: InstanceHeartbeat,
   ) {}
 
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
     const database = openDatabase(config.database.sqlitePath);
+    const identity = currentInstance();
+    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
     let observability: Observability | undefined;
+    let registered = false;
     try {
       await new SchemaMigrator(database.db, database.path).up();
+      // A second daemon on the same file refuses here, naming the first.
+      await instances.register(database.path);
+      registered = true;
       if (config.http.listen) observability = await Observability.create(config.http.listen, database.db, config.github.repositories, log);
     } catch (error) {
+      if (registered) await instances.unregister().catch(() => undefined);
       await database.close();
       throw error;
     }
+    const instance = new InstanceHeartbeat(instances, log);
     const hooks = observability ? mergeHooks(given, observability.hooks()) : given;
     const db = database.db;
     const repositories = new SqlRepositoryStore(db);
-    const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay });
+    const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay, owner: identity });
     const rateLimitRecorder = new RateLimitRecorder(new SqlStateStore(db), log);
     const github = new GitHubClient({
       baseUrl: config.github.baseUrl,
@@ -105,7 +119,7 @@ export class App {
         executor,
         interval: DISPATCH_INTERVAL_MS,
         concurrency: config.ai.concurrency,
-        visibilityMs: config.ai.visibilityTimeout ?? config.ai.timeout + 60_000,
+        leaseMs: config.ai.visibilityTimeout,
         requiredLabel: config.github.issues.requiredLabel,
         promptTemplate: config.ai.prompt ?? DEFAULT_PROMPT,
         maxBodyChars: config.ai.maxBodyChars,
@@ -121,7 +135,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -153,9 +167,10 @@ export class App {
 
   /**
    * Plans (rejecting a bad plan before any I/O), runs setup, then the workers:
-   * one pass each with `once`, otherwise until the signal aborts.
+   * one pass each with `once`, otherwise until the signal aborts. `signal`
+   * stops taking work; `inFlight` (default: `signal`) aborts what is in flight.
    */
-  async run(signal: AbortSignal, { once }: { once: boolean }): Promise<WorkSummary> {
+  async run(signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
     const configured: RepositoryRef[] = this.config.github.repositories;
     const thePlan = plan(this.entries, configured);
     this.#state = 'setup';
@@ -172,7 +187,7 @@ export class App {
     this.#state = 'working';
     this.log.info({ setupMs, jobs: jobs.length }, `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
     try {
-      return await this.scheduler.work(jobs, signal, { once });
+      return await this.scheduler.work(jobs, signal, { once, inFlight });
     } finally {
       this.#state = 'stopped';
     }
@@ -183,6 +198,7 @@ export class App {
     this.#closing ??= (async () => {
       await this.observability?.close();
       await this.rateLimitRecorder.flush();
+      await this.instance.stop();
       await this.database.close();
     })();
     return this.#closing;
@@ -236,6 +252,42 @@ function fanOut<T extends object>(...observers: Array<T | undefined>): T {
       },
     ]),
   ) as T;
+}
+
+/** Renews this daemon's registration while it runs; unregisters on close. */
+class InstanceHeartbeat {
+  readonly #timer: NodeJS.Timeout;
+  #beating: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly instances: SqlInstanceRegistry,
+    private readonly log: Log,
+  ) {
+    this.#timer = setInterval(() => {
+      this.#beating = this.#beat();
+    }, INSTANCE_HEARTBEAT_MS);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      if (!(await this.instances.heartbeat())) {
+        this.log.error({}, 'this daemon\'s registration in the database is gone: another daemon took it over after missing heartbeats; stop one of them');
+      }
+    } catch (error) {
+      this.log.warn({ error: String(error) }, 'could not renew this daemon\'s registration in the database; retrying');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#beating;
+    try {
+      await this.instances.unregister();
+    } catch (error) {
+      this.log.warn({ error: String(error) }, 'could not remove this daemon\'s registration from the database');
+    }
+  }
 }
 
 /** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */

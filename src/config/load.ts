@@ -254,9 +254,6 @@ function runRequirements(config: Config): string[] {
     seen.add(key);
   });
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
-  if (config.ai.visibilityTimeout !== undefined && config.ai.visibilityTimeout <= config.ai.timeout) {
-    problems.push('ai.visibilityTimeout: must be longer than ai.timeout, or a job still running would be handed to another worker');
-  }
   if (config.ai.provider === 'command' && !config.ai.command.run) problems.push('ai.command.run: required when ai.provider is command (an argv list)');
   return problems;
 }

@@ -38,6 +38,12 @@ export interface SchedulerOptions {
   readonly now?: () => number;
 }
 
+/** Stop taking work; abort the work in flight (after the shutdown grace). */
+interface ShutdownSignals {
+  readonly stop: AbortSignal;
+  readonly inFlight: AbortSignal;
+}
+
 export interface WorkSummary {
   /** Jobs whose pass failed for good (--once only). */
   readonly failed: readonly string[];
@@ -56,7 +62,7 @@ export class Scheduler {
 
   /** Phase 1: every preflight, concurrently. Throws SetupFailedError naming every failure. */
   async setup(jobs: readonly SetupJob[], signal: AbortSignal): Promise<void> {
-    const results = await Promise.all(jobs.map((job) => this.#runUntilDone(job, signal, 'setup')));
+    const results = await Promise.all(jobs.map((job) => this.#runUntilDone(job, { stop: signal, inFlight: signal }, 'setup')));
     if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('shut down during setup');
     const failures = jobs.flatMap((job, index) => {
       const error = results[index];
@@ -69,16 +75,21 @@ export class Scheduler {
    * Phase 2. With `once`, one successful pass per job: repository workers first
    * (they produce the queue), then global workers (they drain it). Without it,
    * every job runs until the signal aborts.
+   *
+   * Shutdown: `signal` stops taking work (no new pass, and the passes of jobs
+   * that do not drain are aborted); `inFlight` (default: `signal`) aborts the
+   * passes of draining jobs, which otherwise finish what they hold.
    */
-  async work(jobs: readonly WorkJob[], signal: AbortSignal, { once }: { once: boolean }): Promise<WorkSummary> {
+  async work(jobs: readonly WorkJob[], signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
+    const signals = { stop: signal, inFlight };
     if (!once) {
-      await Promise.all(jobs.map((job) => this.#runForever(job, signal)));
+      await Promise.all(jobs.map((job) => this.#runForever(job, signals)));
       return { failed: [] };
     }
     const failed: string[] = [];
     for (const scope of ['repository', 'global'] as const) {
       const stage = jobs.filter((job) => job.scope === scope);
-      const errors = await Promise.all(stage.map((job) => this.#runUntilDone(job, signal, 'once')));
+      const errors = await Promise.all(stage.map((job) => this.#runUntilDone(job, signals, 'once')));
       stage.forEach((job, index) => {
         if (errors[index] !== undefined) failed.push(job.name);
       });
@@ -87,11 +98,12 @@ export class Scheduler {
   }
 
   /** Retries node/service failures within the budget; returns the final error, or undefined on success. */
-  async #runUntilDone(job: SetupJob | WorkJob, signal: AbortSignal, mode: 'setup' | 'once'): Promise<unknown> {
+  async #runUntilDone(job: SetupJob | WorkJob, signals: ShutdownSignals, mode: 'setup' | 'once'): Promise<unknown> {
+    const signal = signals.stop;
     const backoff = new ClassifiedBackoff(this.#baseline);
     const deadline = this.#now() + this.options.retryBudgetMs;
     for (;;) {
-      const error = await this.#pass(job, signal);
+      const error = await this.#pass(job, signals);
       if (error === undefined || signal.aborted) return error;
       const decision = backoff.next(error);
       const retryable = decision.kind === 'node' || decision.kind === 'service';
@@ -102,11 +114,12 @@ export class Scheduler {
     }
   }
 
-  async #runForever(job: WorkJob, signal: AbortSignal): Promise<void> {
+  async #runForever(job: WorkJob, signals: ShutdownSignals): Promise<void> {
+    const signal = signals.stop;
     const backoff = new ClassifiedBackoff(this.#baseline);
     while (!signal.aborted) {
       const started = this.#now();
-      const error = await this.#pass(job, signal);
+      const error = await this.#pass(job, signals);
       if (signal.aborted) return;
       if (error === undefined) {
         backoff.reset();
@@ -123,9 +136,11 @@ export class Scheduler {
   }
 
   /** One pass; resolves to its error, or undefined on success. */
-  async #pass(job: SetupJob | WorkJob, signal: AbortSignal): Promise<unknown> {
+  async #pass(job: SetupJob | WorkJob, signals: ShutdownSignals): Promise<unknown> {
     const started = this.#now();
-    const run = () => job.run(signal);
+    // A draining job finishes what it holds after the stop; the others are aborted by it.
+    const drains = 'drains' in job && job.drains === true;
+    const run = () => (drains ? (job as WorkJob).run(signals.inFlight, signals.stop) : job.run(signals.stop));
     try {
       await (this.options.around ? this.options.around(job, run) : run());
       this.options.observer?.passSucceeded?.(job, this.#now() - started);

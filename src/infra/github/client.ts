@@ -5,7 +5,7 @@
  */
 import { Octokit } from '@octokit/core';
 import type { Comment, Issue, RemoteRepository, RepositoryRef } from '../../domain/entities.js';
-import type { GitHubPort, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
+import type { CreateCommentOptions, GitHubPort, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
 import {
   type RequestDescription,
   abortedRequestError,
@@ -136,7 +136,7 @@ export class GitHubClient implements GitHubPort {
     return comments;
   }
 
-  async createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal): Promise<Comment> {
+  async createComment(repo: RepositoryRef, number: number, body: string, signal: AbortSignal, options?: CreateCommentOptions): Promise<Comment> {
     const request = describeRequest(
       repo,
       'POST',
@@ -144,6 +144,8 @@ export class GitHubClient implements GitHubPort {
       `comment on issue #${number} of ${fullNameOf(repo)}`,
       `issue #${number}`,
     );
+    // Minimal: the throttle-side placement (after the write is admitted) comes with the rate-limit work.
+    await options?.beforeWrite?.(signal);
     const response = await this.send(
       request,
       'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',

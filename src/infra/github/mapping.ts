@@ -30,6 +30,7 @@ const issueSchema = z.object({
   user: userSchema,
   html_url: z.string(),
   comments: z.number().default(0),
+  locked: z.boolean().nullish(),
   created_at: z.string(),
   updated_at: z.string(),
   pull_request: z.unknown().optional(),
@@ -85,6 +86,7 @@ export function toIssue(data: unknown): Issue {
     author: issue.user?.login ?? null,
     htmlUrl: issue.html_url,
     commentsCount: issue.comments,
+    locked: issue.locked === true,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,
   };
