@@ -90,8 +90,15 @@ export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
 /** Settles one queue job; returns an error only when the backend is unavailable. */
 async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
   const lease = keepLease(deps.queue, job, deps.leaseMs, `queue job ${job.id}`, deps.log);
-  // The job's work stops on shutdown's abort and when its claim is lost.
-  const jobSignal = AbortSignal.any([signal, lease.lost]);
+  // The job's work stops on shutdown's abort and when its claim is lost. Linked
+  // by hand and unlinked below: the daemon-long signal must not collect a
+  // listener per job.
+  const jobAbort = new AbortController();
+  const abortJob = () => jobAbort.abort(lease.lost.aborted ? lease.lost.reason : signal.reason);
+  signal.addEventListener('abort', abortJob, { once: true });
+  lease.lost.addEventListener('abort', abortJob, { once: true });
+  if (signal.aborted) abortJob();
+  const jobSignal = jobAbort.signal;
   try {
     const record = await deps.catalog.find(job.issueGithubId);
     if (!record) {
@@ -111,6 +118,7 @@ async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, 
       inFlight.finish(job.id);
     }
   } finally {
+    signal.removeEventListener('abort', abortJob);
     lease.stop();
   }
 }
