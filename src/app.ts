@@ -12,10 +12,12 @@ import { DEFAULT_PROMPT } from './domain/prompt.js';
 import { GitHubClient, type GitHubTelemetry, type WaitReason, type WriteHistory } from './infra/github/index.js';
 import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
 import {
+  currentInstance,
   openDatabase,
   RATE_LIMIT_STATE_KEY,
   SchemaMigrator,
   SqlIssueCatalog,
+  SqlInstanceRegistry,
   SqlIssueSyncStore,
   SqlJobQueue,
   SqlRepositoryStore,
@@ -27,10 +29,13 @@ import { plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
-import { USER_AGENT } from './version.js';
+import { USER_AGENT, VERSION } from './version.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
+/** How often a running daemon renews its registration, and when one on another host counts as gone. */
+const INSTANCE_HEARTBEAT_MS = 5_000;
+const INSTANCE_STALE_MS = 30_000;
 
 export interface AppHooks {
   /** Replaces the configured executor (the demo's built-in one). */
@@ -61,22 +66,31 @@ export class App {
     private readonly repositories: SqlRepositoryStore,
     private readonly rateLimitRecorder: RateLimitRecorder,
     private readonly observability: Observability | undefined,
+    private readonly instance: InstanceHeartbeat,
   ) {}
 
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
     const database = openDatabase(config.database.sqlitePath);
+    const identity = currentInstance();
+    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
     let observability: Observability | undefined;
+    let registered = false;
     try {
       await new SchemaMigrator(database.db, database.path).up();
+      // A second daemon on the same file refuses here, naming the first.
+      await instances.register(database.path);
+      registered = true;
       if (config.http.listen) observability = await Observability.create(config.http.listen, database.db, config.github.repositories, log);
     } catch (error) {
+      if (registered) await instances.unregister().catch(() => undefined);
       await database.close();
       throw error;
     }
+    const instance = new InstanceHeartbeat(instances, log);
     const hooks = observability ? mergeHooks(given, observability.hooks()) : given;
     const db = database.db;
     const repositories = new SqlRepositoryStore(db);
-    const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay });
+    const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay, owner: identity });
     const state = new SqlStateStore(db);
     const rateLimitRecorder = new RateLimitRecorder(state, log);
     const github = new GitHubClient({
@@ -115,7 +129,7 @@ export class App {
         executor,
         interval: DISPATCH_INTERVAL_MS,
         concurrency: config.ai.concurrency,
-        visibilityMs: config.ai.visibilityTimeout ?? config.ai.timeout + 60_000,
+        leaseMs: config.ai.visibilityTimeout,
         requiredLabel: config.github.issues.requiredLabel,
         promptTemplate: config.ai.prompt ?? DEFAULT_PROMPT,
         maxBodyChars: config.ai.maxBodyChars,
@@ -132,7 +146,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -164,9 +178,10 @@ export class App {
 
   /**
    * Plans (rejecting a bad plan before any I/O), runs setup, then the workers:
-   * one pass each with `once`, otherwise until the signal aborts.
+   * one pass each with `once`, otherwise until the signal aborts. `signal`
+   * stops taking work; `inFlight` (default: `signal`) aborts what is in flight.
    */
-  async run(signal: AbortSignal, { once }: { once: boolean }): Promise<WorkSummary> {
+  async run(signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
     const configured: RepositoryRef[] = this.config.github.repositories;
     const thePlan = plan(this.entries, configured);
     this.#state = 'setup';
@@ -189,7 +204,7 @@ export class App {
     this.#state = 'working';
     this.log.info({ setupMs, jobs: jobs.length }, `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
     try {
-      return await this.scheduler.work(jobs, signal, { once });
+      return await this.scheduler.work(jobs, signal, { once, inFlight });
     } finally {
       this.#state = 'stopped';
     }
@@ -200,6 +215,7 @@ export class App {
     this.#closing ??= (async () => {
       await this.observability?.close();
       await this.rateLimitRecorder.flush();
+      await this.instance.stop();
       await this.database.close();
     })();
     return this.#closing;
@@ -305,6 +321,42 @@ const HOLD_WORDS: Record<WaitReason, string> = {
 function logLongHold(log: Log, info: { reason: WaitReason; waitMs: number }): void {
   if (info.waitMs < 10_000) return;
   log.info({ reason: info.reason, waitMs: info.waitMs }, `GitHub requests held for ${formatDuration(Math.ceil(info.waitMs / 1000) * 1000)}: ${HOLD_WORDS[info.reason]}`);
+}
+
+/** Renews this daemon's registration while it runs; unregisters on close. */
+class InstanceHeartbeat {
+  readonly #timer: NodeJS.Timeout;
+  #beating: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly instances: SqlInstanceRegistry,
+    private readonly log: Log,
+  ) {
+    this.#timer = setInterval(() => {
+      this.#beating = this.#beat();
+    }, INSTANCE_HEARTBEAT_MS);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      if (!(await this.instances.heartbeat())) {
+        this.log.error({}, 'this daemon\'s registration in the database is gone: another daemon took it over after missing heartbeats; stop one of them');
+      }
+    } catch (error) {
+      this.log.warn({ error: String(error) }, 'could not renew this daemon\'s registration in the database; retrying');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#beating;
+    try {
+      await this.instances.unregister();
+    } catch (error) {
+      this.log.warn({ error: String(error) }, 'could not remove this daemon\'s registration from the database');
+    }
+  }
 }
 
 /** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */

@@ -110,11 +110,13 @@ databse:
     assert.doesNotMatch(bad.stderr, /github\.repositories: list/);
   });
 
-  it('refuses a visibility timeout that does not outlast the executor timeout', async () => {
-    const file = writeFile(dir.path, 'visibility.yml', `${GO_CONFIG}ai:\n  timeout: 5m\n  visibilityTimeout: 2m\n`);
+  it('accepts ai.visibilityTimeout shorter than ai.timeout: it is the lease, renewed while the worker lives', async () => {
+    const file = writeFile(dir.path, 'visibility.yml', `${GO_CONFIG}ai:\n  timeout: 5m\n  visibilityTimeout: 2s\n`);
     const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path });
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /ai\.visibilityTimeout: must be longer than ai\.timeout/);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /visibilityTimeout: 2s/);
+    const defaulted = await runCli(['config', 'check', '--config', writeFile(dir.path, 'lease-default.yml', GO_CONFIG)], { cwd: dir.path });
+    assert.match(defaulted.stdout, /visibilityTimeout: 30s/);
   });
 
   it('requires a token and a repository for running', async () => {

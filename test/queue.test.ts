@@ -90,4 +90,20 @@ describe('job queue', () => {
     const [again] = (await queue.claim(DISPATCH, 5, 60_000)).filter((j) => j.id === job.id);
     assert.equal(again?.attempts, 1);
   });
+
+  it('records the owner with a claim and forgets it when the job leaves running; a settled claim cannot be renewed', async () => {
+    const owned = new SqlJobQueue(database.db, { now: () => new Date(clock), owner: { id: 'instance-1', host: 'host-1', pid: 4321 } });
+    const owner = async (id: number) => {
+      const row = await database.db.selectFrom('jobs').select(['owner_instance', 'owner_host', 'owner_pid']).where('id', '=', id).executeTakeFirstOrThrow();
+      return [row.owner_instance, row.owner_host, row.owner_pid];
+    };
+    const [a, b, c] = await owned.claim(DISPATCH, 3, 60_000);
+    assert.ok(a && b && c);
+    assert.deepEqual(await owner(a.id), ['instance-1', 'host-1', 4321]);
+    await owned.complete(a, { outcome: 'answered' });
+    await owned.release(b, 0);
+    await owned.fail(c, 'boom');
+    for (const job of [a, b, c]) assert.deepEqual(await owner(job.id), [null, null, null]);
+    assert.equal(await owned.renew(a, 60_000), false);
+  });
 });

@@ -21,34 +21,60 @@ export function runCommand(): Command {
       const { config: loaded } = loadFor(options, true);
       const config = options.dryRun === true ? withDryRun(loaded) : loaded;
       const log = createLogger({ debug: config.log.debug, terminal: config.log.terminal, level: config.log.level });
-      const app = await App.create(config, log);
+      const app = await App.create(config, log).catch((error: unknown) => {
+        if (error instanceof Error && error.name === 'InstanceConflictError') throw new UserFacingError(error.message, { cause: error });
+        throw error;
+      });
       process.exitCode = await runUntilDone(app, log, options.once === true, config.scheduler.shutdownGrace);
     });
 }
 
-/** Runs the app with signal handling; resolves to the exit code. The database closes last. */
+/** After the grace, how long aborted work may take to hand its jobs back before the process exits anyway. */
+const ABORT_DEADLINE_MS = 10_000;
+
+/**
+ * Runs the app with signal handling; resolves to the exit code. The database closes last.
+ *
+ * Shutdown in two steps: the first SIGINT/SIGTERM stops taking work and lets
+ * what is in flight (a model run, a comment post) finish within `graceMs`;
+ * then it is aborted, its jobs go back to the queue without spending an
+ * attempt, and the exit code is 1. A second signal exits at once (130).
+ */
 export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs: number): Promise<number> {
-  const controller = new AbortController();
+  const stop = new AbortController();
+  const abort = new AbortController();
   let graceTimer: NodeJS.Timeout | undefined;
+  let graceExpired = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
+    if (stop.signal.aborted) {
       log.warn({ signal }, `second ${signal}: exiting now`);
       process.exit(130);
     }
-    log.info({ signal, graceMs }, `${signal}: stopping; in-flight work has ${Math.round(graceMs / 1000)}s to finish`);
-    controller.abort(new Error(`received ${signal}`));
+    const grace = formatSeconds(graceMs);
+    log.info({ signal, graceMs }, `${signal}: stopping; taking no new work, in-flight work has ${grace} to finish (scheduler.shutdownGrace)`);
+    stop.abort(new Error(`received ${signal}`));
     graceTimer = setTimeout(() => {
-      log.error({ graceMs }, 'shutdown grace period expired; exiting with work still in flight');
-      void app.close().finally(() => process.exit(EXIT_FAILURE));
+      graceExpired = true;
+      log.error({ graceMs }, `shutdown grace of ${grace} expired; aborting the work still in flight (its jobs go back to the queue)`);
+      abort.abort(new Error(`the shutdown grace of ${grace} expired`));
+      // Aborted work hands its jobs back in moments; if it does not, leave anyway.
+      setTimeout(() => {
+        log.error({}, `in-flight work did not stop within ${formatSeconds(ABORT_DEADLINE_MS)} of the abort; exiting`);
+        void app.close().finally(() => process.exit(EXIT_FAILURE));
+      }, ABORT_DEADLINE_MS).unref();
     }, graceMs);
     graceTimer.unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await app.run(controller.signal, { once });
-    if (controller.signal.aborted) {
-      log.info('stopped cleanly');
+    const summary = await app.run(stop.signal, { once, inFlight: abort.signal });
+    if (graceExpired) {
+      log.error({ graceMs }, 'stopped after the shutdown grace expired: in-flight work was aborted and its jobs returned to the queue');
+      return EXIT_FAILURE;
+    }
+    if (stop.signal.aborted) {
+      log.info('stopped cleanly: in-flight work finished');
       return EXIT_OK;
     }
     if (summary.failed.length > 0) {
@@ -58,7 +84,7 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
     log.info({ rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'done');
     return EXIT_OK;
   } catch (error) {
-    if (controller.signal.aborted) {
+    if (stop.signal.aborted) {
       log.info('stopped during setup');
       return EXIT_OK;
     }
@@ -72,4 +98,8 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
     if (graceTimer) clearTimeout(graceTimer);
     await app.close();
   }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
 }

@@ -155,9 +155,6 @@ function runRequirements(config: Config): string[] {
   if (!config.github.token) problems.push('github.token: required (or set AUTOSOLVE_GITHUB_TOKEN or GITHUB_TOKEN)');
   if (config.github.repositories.length === 0) problems.push('github.repositories: list at least one repository (owner and name)');
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
-  if (config.ai.visibilityTimeout !== undefined && config.ai.visibilityTimeout <= config.ai.timeout) {
-    problems.push('ai.visibilityTimeout: must be longer than ai.timeout, or a job still running would be handed to another worker');
-  }
   if (config.ai.provider === 'command' && !config.ai.command.run) problems.push('ai.command.run: required when ai.provider is command (an argv list)');
   return problems;
 }

@@ -133,8 +133,12 @@ export const configSchema = z.strictObject({
       timeout: duration(300_000, { positive: true }),
       /** Failed attempts before a queue job is dead. Default 5. */
       maxAttempts: z.number().int().positive().default(5),
-      /** How long a claimed queue job stays invisible before a crashed worker's job comes back. Default: ai.timeout + 1m. */
-      visibilityTimeout: durationText({ positive: true }).optional(),
+      /**
+       * The lease of a claimed queue job: renewed every third of it while its worker lives, so it
+       * may be shorter than ai.timeout; a job whose process died elsewhere comes back after it (on
+       * the same host at once). Default 30s.
+       */
+      visibilityTimeout: duration(30_000, { positive: true }),
       /** Delay before a failed queue job's second attempt; doubles each attempt, up to 1h. Default 1m. */
       retryDelay: duration(60_000),
       /** Queue jobs in flight at once. Default 1. */

@@ -40,6 +40,8 @@ export interface Issue {
   readonly author: string | null;
   readonly htmlUrl: string;
   readonly commentsCount: number;
+  /** Locked conversation, as GitHub gives it; absent where unknown (issues read back from the store). */
+  readonly locked?: boolean;
   /** ISO 8601, as GitHub gives it. */
   readonly createdAt: string;
   /** ISO 8601, as GitHub gives it. */

@@ -184,8 +184,10 @@ export interface QueueJob {
 export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-eligible';
 
 export interface DispatchQueue {
-  /** Atomically claims up to `limit` visible jobs of a type for `visibilityMs`. */
-  claim(type: string, limit: number, visibilityMs: number): Promise<QueueJob[]>;
+  /** Atomically claims up to `limit` visible jobs of a type, each with a lease of `leaseMs`. */
+  claim(type: string, limit: number, leaseMs: number): Promise<QueueJob[]>;
+  /** Extends the lease to `leaseMs` from now if the claim is still ours (fenced by its token); false when it was lost. */
+  renew(job: QueueJob, leaseMs: number): Promise<boolean>;
   /** `scrubbed`: secrets removed from the comment before it was posted (default 0). */
   complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void>;
   /** Back to pending without spending the attempt (the backend was unavailable). */

@@ -22,5 +22,12 @@ export interface RepositoryWorkerSpec {
 export interface GlobalWorkerSpec {
   readonly resource: string;
   readonly interval: number;
-  work(signal: AbortSignal): Promise<void>;
+  /**
+   * Whether work in flight may finish within the shutdown grace. Then `work`
+   * gets two signals: `signal` aborts work in flight (the grace ran out),
+   * `stopping` says to take no new work. Default false: shutdown aborts
+   * `signal` at once and `stopping` is the same signal.
+   */
+  readonly drains?: boolean;
+  work(signal: AbortSignal, stopping?: AbortSignal): Promise<void>;
 }

@@ -27,7 +27,9 @@ export interface WorkJob {
   readonly scope: Scope;
   readonly interval: number;
   readonly repository?: RepositoryRef;
-  run(signal: AbortSignal): Promise<void>;
+  /** In-flight work may finish within the shutdown grace (see GlobalWorkerSpec.drains). */
+  readonly drains?: boolean;
+  run(signal: AbortSignal, stopping?: AbortSignal): Promise<void>;
 }
 
 export interface Plan {
@@ -96,7 +98,7 @@ export function plan(entries: readonly RegistryEntry[], repositories: readonly R
       const name = jobName('work', spec.resource);
       claim(name);
       workNames.push(name);
-      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, run: (signal) => spec.work(signal) }]);
+      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, drains: spec.drains === true, run: (signal, stopping) => spec.work(signal, stopping) }]);
     }
   }
 

@@ -76,6 +76,12 @@ export interface SchedulerOptions {
   readonly now?: () => number;
 }
 
+/** Stop taking work; abort the work in flight (after the shutdown grace). */
+interface ShutdownSignals {
+  readonly stop: AbortSignal;
+  readonly inFlight: AbortSignal;
+}
+
 export interface WorkSummary {
   /** Jobs whose pass failed for good (--once only). */
   readonly failed: readonly string[];
@@ -110,7 +116,7 @@ export class Scheduler {
     const timer = setTimeout(() => bounded.abort(new Error(`scheduler.setupBudget of ${formatWait(budgetMs)} ran out`)), Math.min(budgetMs, MAX_TIMER_MS));
     let outcomes: Outcome[];
     try {
-      outcomes = await Promise.all(jobs.map((job) => this.#runUntilDone(job, bounded.signal, 'setup')));
+      outcomes = await Promise.all(jobs.map((job) => this.#runUntilDone(job, { stop: bounded.signal, inFlight: bounded.signal }, 'setup')));
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', stop);
@@ -129,16 +135,21 @@ export class Scheduler {
    * Phase 2. With `once`, one successful pass per job: repository workers first
    * (they produce the queue), then global workers (they drain it). Without it,
    * every job runs until the signal aborts.
+   *
+   * Shutdown: `signal` stops taking work (no new pass, and the passes of jobs
+   * that do not drain are aborted); `inFlight` (default: `signal`) aborts the
+   * passes of draining jobs, which otherwise finish what they hold.
    */
-  async work(jobs: readonly WorkJob[], signal: AbortSignal, { once }: { once: boolean }): Promise<WorkSummary> {
+  async work(jobs: readonly WorkJob[], signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
+    const signals = { stop: signal, inFlight };
     if (!once) {
-      await Promise.all(jobs.map((job) => this.#runForever(job, signal)));
+      await Promise.all(jobs.map((job) => this.#runForever(job, signals)));
       return { failed: [] };
     }
     const failed: string[] = [];
     for (const scope of ['repository', 'global'] as const) {
       const stage = jobs.filter((job) => job.scope === scope);
-      const outcomes = await Promise.all(stage.map((job) => this.#runUntilDone(job, signal, 'once')));
+      const outcomes = await Promise.all(stage.map((job) => this.#runUntilDone(job, signals, 'once')));
       stage.forEach((job, index) => {
         if (outcomes[index]?.error !== undefined) failed.push(job.name);
       });
@@ -147,7 +158,8 @@ export class Scheduler {
   }
 
   /** Retries network/server-busy failures within the budget (network ones in setup a few times only). */
-  async #runUntilDone(job: SetupJob | WorkJob, signal: AbortSignal, mode: 'setup' | 'once'): Promise<Outcome> {
+  async #runUntilDone(job: SetupJob | WorkJob, signals: ShutdownSignals, mode: 'setup' | 'once'): Promise<Outcome> {
+    const signal = signals.stop;
     const backoff = new ClassifiedBackoff(this.#baseline);
     const deadline = this.#now() + this.options.retryBudgetMs;
     let attempts = 0;
@@ -155,7 +167,7 @@ export class Scheduler {
     let lastFailure: unknown;
     for (;;) {
       attempts++;
-      const error = await this.#pass(job, signal);
+      const error = await this.#pass(job, signals);
       if (error === undefined) return { interrupted: false, attempts };
       if (signal.aborted) return { error, interrupted: true, lastFailure, attempts };
       lastFailure = error;
@@ -172,11 +184,12 @@ export class Scheduler {
     }
   }
 
-  async #runForever(job: WorkJob, signal: AbortSignal): Promise<void> {
+  async #runForever(job: WorkJob, signals: ShutdownSignals): Promise<void> {
+    const signal = signals.stop;
     const backoff = new ClassifiedBackoff(this.#baseline);
     while (!signal.aborted) {
       const started = this.#now();
-      const error = await this.#pass(job, signal);
+      const error = await this.#pass(job, signals);
       if (signal.aborted) return;
       if (error === undefined) {
         backoff.reset();
@@ -193,9 +206,11 @@ export class Scheduler {
   }
 
   /** One pass; resolves to its error, or undefined on success. */
-  async #pass(job: SetupJob | WorkJob, signal: AbortSignal): Promise<unknown> {
+  async #pass(job: SetupJob | WorkJob, signals: ShutdownSignals): Promise<unknown> {
     const started = this.#now();
-    const run = () => job.run(signal);
+    // A draining job finishes what it holds after the stop; the others are aborted by it.
+    const drains = 'drains' in job && job.drains === true;
+    const run = () => (drains ? (job as WorkJob).run(signals.inFlight, signals.stop) : job.run(signals.stop));
     try {
       await (this.options.around ? this.options.around(job, run) : run());
       this.options.observer?.passSucceeded?.(job, this.#now() - started);

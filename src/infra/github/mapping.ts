@@ -37,6 +37,7 @@ const issueSchema = z
     user: userSchema,
     html_url: z.string(),
     comments: z.number().int().nonnegative().default(0),
+    locked: z.boolean().nullish(),
     created_at: timestamp,
     updated_at: timestamp,
     pull_request: z.unknown().optional(),
@@ -106,6 +107,7 @@ function issueOf(issue: z.infer<typeof issueSchema>): Issue {
     author: issue.user?.login ?? null,
     htmlUrl: issue.html_url,
     commentsCount: issue.comments,
+    locked: issue.locked === true,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,
   };

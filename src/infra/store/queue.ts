@@ -1,11 +1,15 @@
 /**
  * The durable dispatch queue: rows in the same database as the issues, so the
- * poller enqueues inside its sync transaction. Atomic claim with a visibility
- * timeout, bounded attempts with backoff, a dead state, and a manual retry.
+ * poller enqueues inside its sync transaction. Atomic claim with a lease the
+ * worker renews while it lives, bounded attempts with backoff, a dead state,
+ * and a manual retry. A claim records its owner (instance, host, pid): a job
+ * whose owner died on this host is visible again at once, elsewhere when its
+ * lease runs out.
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DispatchQueue, JobOutcome, QueueJob } from '../../domain/ports.js';
+import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
 
 /** Outcomes after which an issue is never dispatched again. */
@@ -17,6 +21,10 @@ export interface QueueOptions {
   /** Default 1 h. */
   readonly maxRetryDelayMs?: number;
   readonly now?: () => Date;
+  /** Recorded with each claim. Default: none (claims of dead owners come back only when their lease expires). */
+  readonly owner?: InstanceIdentity;
+  /** Whether a pid of this host is alive. Default: signal 0. */
+  readonly isAlive?: (pid: number) => boolean;
 }
 
 export interface QueueJobRecord {
@@ -46,6 +54,8 @@ export class SqlJobQueue implements DispatchQueue {
   readonly #now: () => Date;
   readonly #retryDelayMs: number;
   readonly #maxRetryDelayMs: number;
+  readonly #owner: InstanceIdentity | undefined;
+  readonly #isAlive: (pid: number) => boolean;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -54,9 +64,12 @@ export class SqlJobQueue implements DispatchQueue {
     this.#now = options.now ?? (() => new Date());
     this.#retryDelayMs = options.retryDelayMs ?? 60_000;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 3_600_000;
+    this.#owner = options.owner;
+    this.#isAlive = options.isAlive ?? processAlive;
   }
 
-  async claim(type: string, limit: number, visibilityMs: number): Promise<QueueJob[]> {
+  async claim(type: string, limit: number, leaseMs: number): Promise<QueueJob[]> {
+    await this.#expireDeadOwners();
     const now = this.#now();
     const nowText = now.toISOString();
     const token = randomUUID();
@@ -89,14 +102,30 @@ export class SqlJobQueue implements DispatchQueue {
       .set((eb) => ({
         state: 'running',
         attempts: eb('attempts', '+', 1),
-        locked_until: new Date(now.getTime() + visibilityMs).toISOString(),
+        locked_until: new Date(now.getTime() + leaseMs).toISOString(),
         locked_by: token,
+        owner_instance: this.#owner?.id ?? null,
+        owner_host: this.#owner?.host ?? null,
+        owner_pid: this.#owner?.pid ?? null,
         updated_at: nowText,
       }))
       .where('id', 'in', this.db.selectFrom(candidates.as('visible')).select('id').orderBy('run_after').orderBy('id').limit(limit))
       .returningAll()
       .execute();
     return rows.map(toQueueJob);
+  }
+
+  /**
+   * Extends the claim's lease to `leaseMs` from now, if it is still ours (fenced
+   * by its token). False means the claim was lost: another worker may hold the
+   * job, and nothing more may be done in its name.
+   */
+  async renew(job: QueueJob, leaseMs: number): Promise<boolean> {
+    const now = this.#now();
+    const result = await this.#ownRow(job)
+      .set({ locked_until: new Date(now.getTime() + leaseMs).toISOString(), updated_at: now.toISOString() })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void> {
@@ -107,8 +136,7 @@ export class SqlJobQueue implements DispatchQueue {
         outcome: result.outcome,
         comment_url: result.commentUrl ?? null,
         scrubbed: result.scrubbed ?? 0,
-        locked_until: null,
-        locked_by: null,
+        ...NO_CLAIM,
         last_error: null,
         updated_at: now,
         finished_at: now,
@@ -123,8 +151,7 @@ export class SqlJobQueue implements DispatchQueue {
         state: 'pending',
         attempts: eb('attempts', '-', 1),
         run_after: new Date(now.getTime() + delayMs).toISOString(),
-        locked_until: null,
-        locked_by: null,
+        ...NO_CLAIM,
         updated_at: now.toISOString(),
       }))
       .execute();
@@ -139,8 +166,7 @@ export class SqlJobQueue implements DispatchQueue {
         state: dead ? 'dead' : 'pending',
         last_error: error.slice(0, 4000),
         run_after: new Date(now.getTime() + (dead ? 0 : delay)).toISOString(),
-        locked_until: null,
-        locked_by: null,
+        ...NO_CLAIM,
         updated_at: now.toISOString(),
         finished_at: dead ? now.toISOString() : null,
       })
@@ -193,6 +219,33 @@ export class SqlJobQueue implements DispatchQueue {
     return rows.map((r) => ({ repositoryId: r.repository_id, state: r.state, count: Number(r.count) }));
   }
 
+  /**
+   * A claim whose owner process is gone from this host expires now, so the
+   * claim below takes it instead of waiting out the lease. Another host's
+   * owners cannot be checked: their leases expire.
+   */
+  async #expireDeadOwners(): Promise<void> {
+    const self = this.#owner;
+    if (!self) return;
+    const owners = await this.db
+      .selectFrom('jobs')
+      .select(['owner_instance', 'owner_pid'])
+      .distinct()
+      .where('state', '=', 'running')
+      .where('owner_host', '=', self.host)
+      .where('owner_instance', '!=', self.id)
+      .execute();
+    const dead = owners.filter((o) => o.owner_instance !== null && o.owner_pid !== null && o.owner_pid !== self.pid && !this.#isAlive(o.owner_pid));
+    if (dead.length === 0) return;
+    await this.db
+      .updateTable('jobs')
+      .set({ locked_until: this.#now().toISOString() })
+      .where('state', '=', 'running')
+      .where('owner_host', '=', self.host)
+      .where('owner_instance', 'in', dead.map((o) => o.owner_instance as string))
+      .execute();
+  }
+
   #ownRow(job: QueueJob) {
     return this.db.updateTable('jobs').where('id', '=', job.id).where('state', '=', 'running').where('locked_by', '=', job.claimToken);
   }
@@ -210,6 +263,9 @@ export class SqlJobQueue implements DispatchQueue {
       ]);
   }
 }
+
+/** The columns of a claim, cleared when a job leaves `running`. */
+const NO_CLAIM = { locked_until: null, locked_by: null, owner_instance: null, owner_host: null, owner_pid: null } as const;
 
 function toQueueJob(row: Selectable<JobsTable>): QueueJob {
   return {

@@ -58,6 +58,10 @@ export interface JobsTable {
   /** While running: the claim expires at this time and the job comes back. */
   locked_until: string | null;
   locked_by: string | null;
+  /** While running: the instance, host and pid holding the claim (a dead holder's job comes back at once). */
+  owner_instance: string | null;
+  owner_host: string | null;
+  owner_pid: number | null;
   last_error: string | null;
   /** How a done job ended: answered, already-answered, dry-run, not-eligible. */
   outcome: string | null;
@@ -86,6 +90,16 @@ export interface SetupFailuresTable {
   failed_at: string;
 }
 
+/** Daemons using this database, each with its heartbeat (one per `run` process). */
+export interface InstancesTable {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  started_at: string;
+  heartbeat_at: string;
+}
+
 export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
@@ -93,6 +107,7 @@ export interface Schema {
   jobs: JobsTable;
   state: StateTable;
   setup_failures: SetupFailuresTable;
+  instances: InstancesTable;
 }
 
 export type IssueRow = Selectable<IssuesTable>;

@@ -8,6 +8,16 @@
  * crash). Never a loop: answered issues are not enqueued again, and a
  * re-enqueued one finds its marker.
  *
+ * Claims never lapse while the worker lives: each queue job's lease is renewed
+ * by a heartbeat (lease.ts), and fenced by its token once the write throttle
+ * lets the comment through, together with the last marker check. Right before
+ * posting, the issue is read again: closed, unlabelled or locked during the
+ * model run means no comment.
+ *
+ * Shutdown has two signals: `stopping` ends the claiming of new jobs, `signal`
+ * aborts the jobs in flight (when the shutdown grace runs out); an aborted job
+ * goes back to the queue without spending an attempt.
+ *
  * Two kinds of failure are kept apart. The backend unreachable or overloaded
  * (node/service): the job goes back without spending an attempt and the pass
  * fails, so the scheduler backs the whole dispatcher off. The job itself
@@ -22,6 +32,8 @@ import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueComm
 import { renderPrompt } from '../../prompt.js';
 import { scrubSecrets } from '../../scrub.js';
 import type { GlobalWorkerSpec } from '../../spec.js';
+import { InFlight, type Step } from './in-flight.js';
+import { ClaimLostError, keepLease, type Lease } from './lease.js';
 
 export interface DispatcherDeps {
   readonly queue: DispatchQueue;
@@ -32,8 +44,8 @@ export interface DispatcherDeps {
   readonly interval: number;
   /** ai.concurrency: queue jobs in flight at once. */
   readonly concurrency: number;
-  /** How long a claim lasts before a crashed worker's job comes back; longer than ai.timeout. */
-  readonly visibilityMs: number;
+  /** ai.visibilityTimeout: a claim's lease, renewed every third of it while the worker lives. */
+  readonly leaseMs: number;
   readonly requiredLabel: string | undefined;
   readonly promptTemplate: string;
   readonly maxBodyChars: number;
@@ -53,62 +65,117 @@ export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
   return {
     resource: 'dispatcher',
     interval: deps.interval,
-    async work(signal) {
-      // Until the queue has nothing visible, or the backend turns out unavailable.
+    drains: true,
+    async work(signal, stopping = signal) {
+      const inFlight = new InFlight();
+      const onStop = () => inFlight.announce(deps.log);
+      stopping.addEventListener('abort', onStop, { once: true });
+      // Until the queue has nothing visible, the backend turns out unavailable, or shutdown.
       let unavailable: unknown;
       const worker = async () => {
-        while (!signal.aborted && unavailable === undefined) {
-          const [job] = await deps.queue.claim(ANSWER_JOB, 1, deps.visibilityMs);
+        while (!stopping.aborted && !signal.aborted && unavailable === undefined) {
+          const [job] = await deps.queue.claim(ANSWER_JOB, 1, deps.leaseMs);
           if (!job) return;
-          const error = await handle(deps, job, signal);
+          const error = await handle(deps, job, signal, inFlight);
           if (error !== undefined) unavailable ??= error;
         }
       };
-      await Promise.all(Array.from({ length: deps.concurrency }, worker));
+      try {
+        await Promise.all(Array.from({ length: deps.concurrency }, worker));
+      } finally {
+        stopping.removeEventListener('abort', onStop);
+      }
       if (unavailable !== undefined) throw unavailable;
     },
   };
 }
 
 /** Settles one queue job; returns an error only when the backend is unavailable. */
-async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal): Promise<unknown> {
-  const record = await deps.catalog.find(job.issueGithubId);
-  if (!record) {
-    await settle(deps, job, { repository: '?', number: 0 }, 'not-eligible');
-    return undefined;
-  }
-  const { issue, repository } = record;
-  const where = { repository: fullName(repository), issue: issue.number };
-  const run = () => answer(deps, job, issue, repository, signal);
+async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
+  const lease = keepLease(deps.queue, job, deps.leaseMs, `queue job ${job.id}`, deps.log);
+  // The job's work stops on shutdown's abort and when its claim is lost. Linked
+  // by hand and unlinked below: the daemon-long signal must not collect a
+  // listener per job.
+  const jobAbort = new AbortController();
+  const abortJob = () => jobAbort.abort(lease.lost.aborted ? lease.lost.reason : signal.reason);
+  signal.addEventListener('abort', abortJob, { once: true });
+  lease.lost.addEventListener('abort', abortJob, { once: true });
+  if (signal.aborted) abortJob();
+  const jobSignal = jobAbort.signal;
   try {
-    await (deps.around ? deps.around(where, run) : run());
-    return undefined;
-  } catch (error) {
-    if (isAbort(error, signal)) {
-      await withDeadline(deps.queue.release(job, 0));
+    const record = await deps.catalog.find(job.issueGithubId);
+    if (!record) {
+      await settle(deps, job, { repository: '?', number: 0 }, 'not-eligible');
       return undefined;
     }
-    if (isRetryable(error)) {
-      await deps.queue.release(job, 0);
-      deps.log.warn({ ...where, error: describeError(error) }, `${where.repository}#${where.issue}: backend unavailable; job returned to the queue without spending an attempt`);
-      return error;
+    const { issue, repository } = record;
+    const where = { repository: fullName(repository), issue: issue.number };
+    const step = inFlight.start(job.id, `${where.repository}#${where.issue}`);
+    const run = () => answer(deps, job, issue, repository, { signal: jobSignal, lease, step });
+    try {
+      await (deps.around ? deps.around(where, run) : run());
+      return undefined;
+    } catch (error) {
+      return await recover(deps, job, where, error, { signal, lease, step });
+    } finally {
+      inFlight.finish(job.id);
     }
-    const state = await deps.queue.fail(job, describeError(error));
-    const message = state === 'dead' ? `dead after ${job.attempts} attempts` : `attempt ${job.attempts} of ${job.maxAttempts} failed; will retry`;
-    deps.log.error({ ...where, attempts: job.attempts, error: describeError(error) }, `${where.repository}#${where.issue}: ${message}`);
-    if (state === 'dead') deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
-    return undefined;
+  } finally {
+    signal.removeEventListener('abort', abortJob);
+    lease.stop();
   }
 }
 
-async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, repository: RepositoryRef, signal: AbortSignal): Promise<void> {
+/** After a failed answer: hand the job back, spend an attempt, or leave it to whoever holds it now. */
+async function recover(
+  deps: DispatcherDeps,
+  job: QueueJob,
+  where: { repository: string; issue: number },
+  error: unknown,
+  context: { signal: AbortSignal; lease: Lease; step: Step },
+): Promise<unknown> {
+  if (context.lease.lost.aborted || error instanceof ClaimLostError || hasCause(error, ClaimLostError)) {
+    deps.log.error({ ...where, job: job.id, error: describeError(error) }, `${where.repository}#${where.issue}: claim lost while ${context.step.current}; nothing posted, the job is left to its new holder`);
+    return undefined;
+  }
+  if (isAbort(error, context.signal)) {
+    await withDeadline(deps.queue.release(job, 0));
+    deps.log.warn({ ...where, job: job.id }, `${where.repository}#${where.issue}: aborted by shutdown while ${context.step.current}; job returned to the queue without spending an attempt`);
+    return undefined;
+  }
+  if (isRetryable(error)) {
+    await deps.queue.release(job, 0);
+    deps.log.warn({ ...where, error: describeError(error) }, `${where.repository}#${where.issue}: backend unavailable; job returned to the queue without spending an attempt`);
+    return error;
+  }
+  const state = await deps.queue.fail(job, describeError(error));
+  const message = state === 'dead' ? `dead after ${job.attempts} attempts` : `attempt ${job.attempts} of ${job.maxAttempts} failed; will retry`;
+  deps.log.error({ ...where, attempts: job.attempts, error: describeError(error) }, `${where.repository}#${where.issue}: ${message}`);
+  if (state === 'dead') deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
+  return undefined;
+}
+
+interface Claim {
+  /** Aborted on shutdown's abort and when the claim is lost. */
+  readonly signal: AbortSignal;
+  readonly lease: Lease;
+  readonly step: Step;
+}
+
+/** The marker appeared after the executor ran: someone answered meanwhile. */
+class AnsweredMeanwhile extends Error {}
+
+async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, repository: RepositoryRef, claim: Claim): Promise<void> {
+  const { signal, step } = claim;
   const where = { repository: fullName(repository), number: issue.number };
   // The synced data decides eligibility: no extra API call for the label.
   if (!wantsAnswer(issue, deps.requiredLabel)) return settle(deps, job, where, 'not-eligible');
+  step.set('checking the comments');
   if (await answeredAlready(deps, issue, repository, signal)) return settle(deps, job, where, 'already-answered');
 
   const prompt = renderPrompt(deps.promptTemplate, { ...where, repository: where.repository, title: issue.title, body: issue.body, labels: issue.labels, url: issue.htmlUrl }, deps.maxBodyChars);
   const started = Date.now();
+  step.set(`running ${deps.executor.description}`);
   let output;
   try {
     output = await deps.executor.run(
@@ -123,21 +190,51 @@ async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, reposit
   const { text: body, scrubbed } = scrubSecrets(formatComment(output), deps.secrets);
   if (scrubbed > 0) deps.log.warn({ ...where, scrubbed }, `${where.repository}#${issue.number}: removed ${scrubbed} secret-looking strings from the comment before posting`);
 
-  // Another instance, or this one before a crash, may have answered meanwhile.
-  if (await answeredAlready(deps, issue, repository, signal)) return settle(deps, job, where, 'already-answered');
+  // The issue may have been closed, unlabelled or locked during the model run.
+  step.set('confirming the issue is still eligible');
+  const stale = await noLongerEligible(deps, repository, issue.number, signal);
+  if (stale !== undefined) {
+    deps.log.info({ ...where, reason: stale }, `${where.repository}#${issue.number}: ${stale} during the model run`);
+    return settle(deps, job, where, 'not-eligible');
+  }
   if (deps.dryRun) {
     deps.log.info({ ...where, comment: body }, `dry run: would post this comment on ${where.repository}#${issue.number}`);
     return settle(deps, job, where, 'dry-run', undefined, scrubbed);
   }
+  step.set('posting the comment');
   let url: string;
   try {
-    url = (await deps.github.createComment(repository, issue.number, body, signal)).htmlUrl;
+    const comment = await deps.github.createComment(repository, issue.number, body, signal, {
+      // Once the throttle lets the write through (it may have held it for
+      // minutes): the claim must still be ours, and nobody may have answered.
+      beforeWrite: async (writeSignal) => {
+        await claim.lease.confirm();
+        if (await answeredAlready(deps, issue, repository, writeSignal)) throw new AnsweredMeanwhile();
+      },
+    });
+    url = comment.htmlUrl;
   } catch (cause) {
+    // Another instance, or this one before a crash, answered meanwhile.
+    if (cause instanceof AnsweredMeanwhile || hasCause(cause, AnsweredMeanwhile)) return settle(deps, job, where, 'already-answered');
     throw new DispatchError(where.repository, issue.number, 'posting the comment', { cause });
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `answered ${where.repository}#${issue.number}: ${url}`);
   await settle(deps, job, where, 'answered', url, scrubbed);
+}
+
+/** Why the issue, read again now, must not get the comment; undefined when it still should. */
+async function noLongerEligible(deps: DispatcherDeps, repository: RepositoryRef, number: number, signal: AbortSignal): Promise<string | undefined> {
+  let fresh: Issue;
+  try {
+    fresh = await deps.github.getIssue(repository, number, signal);
+  } catch (cause) {
+    throw new DispatchError(fullName(repository), number, 'reading the issue again before posting', { cause });
+  }
+  if (fresh.state !== 'open') return 'closed';
+  if (fresh.locked === true) return 'locked';
+  if (!wantsAnswer(fresh, deps.requiredLabel)) return `no longer labelled ${deps.requiredLabel ?? ''}`.trim();
+  return undefined;
 }
 
 async function answeredAlready(deps: DispatcherDeps, issue: Issue, repository: RepositoryRef, signal: AbortSignal): Promise<boolean> {
@@ -153,6 +250,16 @@ async function settle(deps: DispatcherDeps, job: QueueJob, where: { repository: 
   await deps.queue.complete(job, url === undefined ? { outcome, scrubbed } : { outcome, commentUrl: url, scrubbed });
   deps.observer?.jobSettled?.({ ...where, outcome });
   if (outcome !== 'answered') deps.log.info({ repository: where.repository, issue: where.number, outcome }, `${where.repository}#${where.number}: ${outcome}, nothing posted`);
+}
+
+/** Whether an error of this class is somewhere along the cause chain. */
+function hasCause(error: unknown, kind: new (...args: never[]) => Error): boolean {
+  let link: unknown = error;
+  for (let depth = 0; link instanceof Error && depth < 16; depth++) {
+    if (link instanceof kind) return true;
+    link = (link as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 function withDeadline(work: Promise<void>): Promise<void> {

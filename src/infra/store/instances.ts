@@ -1,0 +1,127 @@
+/**
+ * The daemons using this database, one row each with a heartbeat. On SQLite
+ * one daemon owns the file: a second `run` finds the first here and refuses,
+ * naming it. A registered daemon that is gone (its pid dead on this host, or
+ * no heartbeat for `staleAfterMs` from another host) is taken over.
+ *
+ * The scale-out work reuses the same rows: which daemons live, since when.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely, Selectable } from 'kysely';
+import type { InstancesTable, Schema } from './schema.js';
+
+/** Who this process is, as recorded with its claims and its registration. */
+export interface InstanceIdentity {
+  /** Unique per process start. */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+}
+
+export function currentInstance(): InstanceIdentity {
+  return { id: randomUUID(), host: hostname(), pid: process.pid };
+}
+
+/** Whether a process of this host exists: signal 0 fails with ESRCH only when it does not. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+export interface InstanceRecord {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly version: string;
+  readonly startedAt: string;
+  readonly heartbeatAt: string;
+}
+
+/** Another daemon uses the same database; this one must not start. */
+export class InstanceConflictError extends Error {
+  readonly other: InstanceRecord;
+  constructor(path: string, other: InstanceRecord, staleAfterMs: number) {
+    super(
+      `another autosolve daemon is using the database ${path}: pid ${other.pid} on host ${other.host} ` +
+        `(version ${other.version}, started ${other.startedAt}, last heartbeat ${other.heartbeatAt}). ` +
+        `Two daemons on one SQLite file would answer issues twice: stop the other one first ` +
+        `(on ${other.host}: kill ${other.pid}), or point database.sqlitePath at another file. ` +
+        `A daemon that died on another host is taken over ${Math.round(staleAfterMs / 1000)}s after its last heartbeat.`,
+    );
+    this.name = 'InstanceConflictError';
+    this.other = other;
+  }
+}
+
+export interface InstanceRegistryOptions {
+  readonly version: string;
+  /** How long a daemon on another host stays live without a heartbeat. */
+  readonly staleAfterMs: number;
+  readonly now?: () => Date;
+  /** Default: signal 0 (see processAlive). */
+  readonly isAlive?: (pid: number) => boolean;
+}
+
+export class SqlInstanceRegistry {
+  readonly #now: () => Date;
+  readonly #isAlive: (pid: number) => boolean;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly self: InstanceIdentity,
+    private readonly options: InstanceRegistryOptions,
+  ) {
+    this.#now = options.now ?? (() => new Date());
+    this.#isAlive = options.isAlive ?? processAlive;
+  }
+
+  /**
+   * Records this daemon, unless another live one is registered: then throws
+   * InstanceConflictError and records nothing. Stale registrations are removed.
+   */
+  async register(path: string): Promise<void> {
+    const now = this.#now().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      // Write first: the write lock serialises two daemons starting at once, so
+      // the second one reads the first one's row.
+      await trx
+        .insertInto('instances')
+        .values({ id: this.self.id, host: this.self.host, pid: this.self.pid, version: this.options.version, started_at: now, heartbeat_at: now })
+        .execute();
+      const others = await trx.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
+      const live = others.map(toRecord).find((other) => this.#live(other));
+      if (live) throw new InstanceConflictError(path, live, this.options.staleAfterMs);
+      if (others.length > 0) await trx.deleteFrom('instances').where('id', 'in', others.map((o) => o.id)).execute();
+    });
+  }
+
+  /** Renews this daemon's heartbeat; false when its row is gone (another daemon took over). */
+  async heartbeat(): Promise<boolean> {
+    const result = await this.db.updateTable('instances').set({ heartbeat_at: this.#now().toISOString() }).where('id', '=', this.self.id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async unregister(): Promise<void> {
+    await this.db.deleteFrom('instances').where('id', '=', this.self.id).execute();
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    const rows = await this.db.selectFrom('instances').selectAll().orderBy('started_at').execute();
+    return rows.map(toRecord);
+  }
+
+  #live(other: InstanceRecord): boolean {
+    if (other.host === this.self.host) return other.pid !== this.self.pid && this.#isAlive(other.pid);
+    return this.#now().getTime() - Date.parse(other.heartbeatAt) < this.options.staleAfterMs;
+  }
+}
+
+function toRecord(row: Selectable<InstancesTable>): InstanceRecord {
+  return { id: row.id, host: row.host, pid: row.pid, version: row.version, startedAt: row.started_at, heartbeatAt: row.heartbeat_at };
+}
