@@ -1,10 +1,10 @@
 /**
- * Durations as people write them in config files: `250ms`, `5s`, `1m30s`, `2h`
- * (Go's time.ParseDuration units from ms up, so Go autosolve configs load).
+ * Durations as people write them in config files: `250ms`, `5s`, `1m30s`, `2h`, `7d`
+ * (Go's time.ParseDuration units from ms up, so Go autosolve configs load; `d` is 24h).
  */
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
 /** Milliseconds, or undefined when the text is not a duration. `0` is accepted alone. */
 export function parseDuration(text: string): number | undefined {

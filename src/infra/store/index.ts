@@ -5,4 +5,5 @@ export { SqlJobQueue, HANDLED_OUTCOMES, type QueueJobRecord } from './queue.js';
 export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
 export { SqlIssueCatalog } from './issue-catalog.js';
+export { SqlBacklogStore } from './backlog.js';
 export { StatusReader, RATE_LIMIT_STATE_KEY, type RepositoryStatus, type RateLimitStatus, type StoredRateLimit, type LatestComment, type QueueTotals } from './status.js';

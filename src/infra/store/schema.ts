@@ -11,6 +11,8 @@ export interface RepositoriesTable {
   github_id: number | null;
   validated_at: string | null;
   created_at: string;
+  /** When its first poll started (ISO 8601); set once, never moved. github.issues.backlog measures from it. */
+  first_synced_at: string | null;
 }
 
 export interface IssuesTable {
@@ -59,7 +61,7 @@ export interface JobsTable {
   locked_until: string | null;
   locked_by: string | null;
   last_error: string | null;
-  /** How a done job ended: answered, already-answered, dry-run, not-eligible. */
+  /** How a done job ended: answered, already-answered, dry-run, not-eligible, backlog. */
   outcome: string | null;
   comment_url: string | null;
   /** JSON. */
