@@ -17,7 +17,8 @@ export class SqlBacklogStore implements BacklogStore {
 
   constructor(
     private readonly db: Kysely<Schema>,
-    private readonly options: { readonly maxAttempts: number; readonly now?: () => Date },
+    /** maxAttempts: what enqueued jobs get (ai.maxAttempts). Default 5, the key's default. */
+    private readonly options: { readonly maxAttempts?: number; readonly now?: () => Date } = {},
   ) {
     this.#now = options.now ?? (() => new Date());
   }
@@ -115,7 +116,7 @@ export class SqlBacklogStore implements BacklogStore {
         issue_github_id: issueGithubId,
         state: 'pending' as const,
         attempts: 0,
-        max_attempts: this.options.maxAttempts,
+        max_attempts: this.options.maxAttempts ?? 5,
         run_after: now,
         payload: '{}',
         created_at: now,

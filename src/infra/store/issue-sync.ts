@@ -70,7 +70,8 @@ export class SqlIssueSyncStore implements IssueSyncStore {
   }
 
   async markFirstSync(repositoryId: number): Promise<{ at: string; first: boolean }> {
-    const now = this.#now().toISOString();
+    // Whole seconds, as GitHub writes updated_at: an issue touched in the same second counts as new.
+    const now = new Date(Math.floor(this.#now().getTime() / 1000) * 1000).toISOString();
     // Only a NULL is filled in: the first sync time never moves, whoever calls later.
     const result = await this.db
       .updateTable('repositories')
