@@ -168,3 +168,15 @@ describe('github.issues.backlog (CLI)', () => {
     assert.deepEqual(commented(sim), [1, 2], 'a backlog outcome does not count as handled');
   });
 });
+
+describe('the demo summary and github.issues.backlog', () => {
+  it('says how many issues were left out as backlog and which key changes it', async () => {
+    const { renderSummary } = await import('../src/cli/demo-report.js');
+    const row = { repository: 'demo/api', synced: 5, eligible: 2, answered: 2, alreadyAnswered: 0, backlog: 3, comments: 2 };
+    const text = renderSummary(
+      { rows: [row], examples: [], skipped: [], problems: [], backlogPolicy: 'skip' },
+      { database: 'a.db', config: 'c.yml', log: 'd.log', requiredLabel: 'autosolve', elapsedMs: 1000 },
+    );
+    assert.match(text, /^ {2}backlog: {2}3 left out as older than the first sync \(github\.issues\.backlog: skip\)\n {12}set github\.issues\.backlog: answer or 7d to answer them$/m);
+  });
+});
