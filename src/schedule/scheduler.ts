@@ -62,7 +62,8 @@ export class Scheduler {
       const error = results[index];
       return error === undefined ? [] : [{ job: job.name, repository: fullName(job.repository), reason: describeError(error) }];
     });
-    if (failures.length > 0) throw new SetupFailedError(failures, jobs.length);
+    // Several preflights may run per repository: count repositories, not jobs.
+    if (failures.length > 0) throw new SetupFailedError(failures, new Set(jobs.map((job) => fullName(job.repository))).size);
   }
 
   /**
