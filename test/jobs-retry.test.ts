@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { COMMENT_MARKER } from '../src/domain/entities.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, tempDir, writeFile } from './support/cli.js';
 import { daemonConfig, inspectDatabase, simulator, type DaemonConfig } from './support/daemon.js';
@@ -17,6 +18,7 @@ describe('jobs retry in bulk (CLI)', () => {
   let config: DaemonConfig;
   let failFlag: string;
   const jobs = () => inspectDatabase(config.database, (db) => db.prepare('SELECT j.id, i.number, j.state, j.outcome, j.attempts FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY j.id').all() as Row[]);
+  const answers = (n: number) => sim.comments('acme', 'api', n).filter((c) => c.body.includes(COMMENT_MARKER)).length;
   const cli = (...args: string[]) => runCli([...args, '--config', config.file], { cwd: dir.path });
   const configure = (ai: Record<string, unknown>) => {
     const script = writeFile(
@@ -41,7 +43,13 @@ process.stdout.write('Answer for #' + input.number);`,
     writeFile(dir.path, 'fail', '');
     configure({ dryRun: true });
     await run();
-    assert.deepEqual(jobs().map((j) => [j.number, j.state, j.outcome]), [[1, 'done', 'dry-run'], [2, 'done', 'dry-run'], [3, 'dead', null], [4, 'dead', null]]);
+    // Issue 1 changes and the dry run sees it again: two dry-run jobs for one issue.
+    sim.addComment('acme', 'api', 1, { body: 'more details' });
+    await run();
+    assert.deepEqual(
+      jobs().map((j) => [j.number, j.state, j.outcome]),
+      [[1, 'done', 'dry-run'], [2, 'done', 'dry-run'], [3, 'dead', null], [4, 'dead', null], [1, 'done', 'dry-run']],
+    );
   });
   after(async () => {
     await sim.close();
@@ -70,26 +78,29 @@ process.stdout.write('Answer for #' + input.number);`,
     const result = await cli('jobs', 'retry', '--state', 'dead', '--outcome', 'dry-run');
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'retried 0 queue jobs (state dead, outcome dry-run)\n');
-    assert.deepEqual(jobs().map((j) => j.state), ['done', 'done', 'dead', 'dead']);
+    assert.deepEqual(jobs().map((j) => j.state), ['done', 'done', 'dead', 'dead', 'done']);
   });
 
-  it('--outcome dry-run retries what the dry run saw, --state dead the dead, and prints how many', async () => {
+  it("--outcome dry-run retries what the dry run saw (an issue's latest job only), --state dead the dead, and prints how many", async () => {
     const dry = await cli('jobs', 'retry', '--outcome', 'dry-run', '--json');
     assert.equal(dry.code, 0, dry.stderr);
-    assert.deepEqual(JSON.parse(dry.stdout), { retried: 2, ids: [1, 2] });
+    assert.deepEqual(JSON.parse(dry.stdout), { retried: 2, ids: [2, 5] });
     const dead = await cli('jobs', 'retry', '--state', 'dead');
     assert.equal(dead.code, 0, dead.stderr);
     assert.equal(dead.stdout, 'retried 2 queue jobs (state dead): pending with fresh attempts, visible now\n');
-    assert.deepEqual(jobs().map((j) => [j.state, j.attempts]), [['pending', 0], ['pending', 0], ['pending', 0], ['pending', 0]]);
+    assert.deepEqual(jobs().map((j) => [j.state, j.attempts]), [['done', 1], ['pending', 0], ['pending', 0], ['pending', 0], ['pending', 0]]);
 
     // Answer for real; 3 and 4 still fail and die again.
     configure({ dryRun: false });
     await run();
-    assert.deepEqual(jobs().map((j) => [j.number, j.state, j.outcome]), [[1, 'done', 'answered'], [2, 'done', 'answered'], [3, 'dead', null], [4, 'dead', null]]);
-    assert.deepEqual([1, 2, 3, 4].map((n) => sim.comments('acme', 'api', n).length), [1, 1, 0, 0]);
+    assert.deepEqual(
+      jobs().map((j) => [j.number, j.state, j.outcome]),
+      [[1, 'done', 'dry-run'], [2, 'done', 'answered'], [3, 'dead', null], [4, 'dead', null], [1, 'done', 'answered']],
+    );
+    assert.deepEqual([1, 2, 3, 4].map((n) => answers(n)), [1, 1, 0, 0]);
   });
 
-  it('--all never takes an answered job; `jobs retry ID` still retries one job', async () => {
+  it('--all never takes a job of an answered issue; `jobs retry ID` still retries one job', async () => {
     const one = await cli('jobs', 'retry', '3');
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /^queue job 3 \(acme\/api#3\): dead → pending, attempts 1\/1 → 0\/1, visible now\n$/);
@@ -98,12 +109,15 @@ process.stdout.write('Answer for #' + input.number);`,
     assert.equal(all.stdout, 'retried 1 queue job (dead or done): pending with fresh attempts, visible now\n');
     const done = await cli('jobs', 'retry', '--state', 'done');
     assert.equal(done.stdout, 'retried 0 queue jobs (state done)\n');
-    const answered = await cli('jobs', 'retry', '1');
+    const answered = await cli('jobs', 'retry', '5');
     assert.equal(answered.code, 1);
-    assert.match(answered.stderr, /queue job 1 is done \(outcome answered\)/);
+    assert.match(answered.stderr, /queue job 5 is done \(outcome answered\)/);
+    const earlier = await cli('jobs', 'retry', '1');
+    assert.equal(earlier.code, 1, 'the dry run of an issue answered since is not retried');
+    assert.match(earlier.stderr, /was answered since/);
 
     rmSync(failFlag);
     await run();
-    assert.deepEqual([1, 2, 3, 4].map((n) => sim.comments('acme', 'api', n).length), [1, 1, 1, 1], 'each issue answered exactly once');
+    assert.deepEqual([1, 2, 3, 4].map((n) => answers(n)), [1, 1, 1, 1], 'each issue answered exactly once');
   });
 });
