@@ -180,3 +180,29 @@ describe('the demo summary and github.issues.backlog', () => {
     assert.match(text, /^ {2}backlog: {2}3 left out as older than the first sync \(github\.issues\.backlog: skip\)\n {12}set github\.issues\.backlog: answer or 7d to answer them$/m);
   });
 });
+
+describe('upgrading a database to the first sync time', () => {
+  it('a repository polled before the upgrade keeps the time it was first recorded; one never polled gets its own first sync later', async () => {
+    const { freshDatabase } = await import('./support/store.js');
+    const { SchemaMigrator } = await import('../src/infra/store/index.js');
+    const { sql } = await import('kysely');
+    const { database, cleanup } = await freshDatabase();
+    try {
+      const migrator = new SchemaMigrator(database.db, database.path);
+      // Back to the schema before 003 (and any later migration), as an older build left it.
+      while ((await migrator.status()).some((m) => m.name === '003-backlog' && m.executedAt !== null)) await migrator.down();
+      await sql`INSERT INTO repositories (owner, name, github_id, validated_at, created_at) VALUES
+        ('acme', 'polled', 1, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z'),
+        ('acme', 'fresh', 2, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`.execute(database.db);
+      await sql`INSERT INTO sync_cursors (repository_id, topic, page, updated_at) SELECT id, 'issues', 1, '2026-01-01T00:05:00.000Z' FROM repositories WHERE name = 'polled'`.execute(database.db);
+      await migrator.up();
+      const rows = await database.db.selectFrom('repositories').select(['name', 'first_synced_at']).orderBy('name').execute();
+      assert.deepEqual(rows, [
+        { name: 'fresh', first_synced_at: null },
+        { name: 'polled', first_synced_at: '2026-01-01T00:00:00.000Z' },
+      ]);
+    } finally {
+      await cleanup();
+    }
+  });
+});
