@@ -16,6 +16,7 @@ import {
   openDatabase,
   RATE_LIMIT_STATE_KEY,
   SchemaMigrator,
+  SqlBacklogStore,
   SqlIssueCatalog,
   SqlInstanceRegistry,
   SqlIssueSyncStore,
@@ -114,11 +115,19 @@ export class App {
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     const entries = registry({
       repositoryValidator: { github, repositories, log },
+      backlogReconciler: {
+        store: new SqlBacklogStore(db, { maxAttempts: config.ai.maxAttempts }),
+        backlog: config.github.issues.backlog,
+        requiredLabel: config.github.issues.requiredLabel,
+        dryRun: config.ai.dryRun,
+        log,
+      },
       issuePoller: {
         github,
         store: new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
         interval: config.github.issues.parseInterval,
         requiredLabel: config.github.issues.requiredLabel,
+        backlog: config.github.issues.backlog,
         log,
         ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
       },

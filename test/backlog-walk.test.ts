@@ -86,7 +86,7 @@ async function setUp(issues: SimIssueInput[]): Promise<Setup> {
     partition: { ...ref, repositoryId },
     clock,
     warnings,
-    deps: (overrides = {}) => ({ github, store, interval: 60_000, requiredLabel: 'nobody-uses-this', log, ...overrides }),
+    deps: (overrides = {}) => ({ github, store, interval: 60_000, requiredLabel: 'nobody-uses-this', backlog: 'answer' as const, log, ...overrides }),
   };
 }
 

@@ -132,7 +132,7 @@ async function pollerAgainst(server: Server): Promise<PollerSetup> {
     database,
     partition: { ...REPO, repositoryId },
     warnings,
-    deps: (overrides = {}) => ({ github: client(server.url), store, interval: 60_000, requiredLabel: undefined, log, ...overrides }),
+    deps: (overrides = {}) => ({ github: client(server.url), store, interval: 60_000, requiredLabel: undefined, backlog: 'answer' as const, log, ...overrides }),
   };
 }
 

@@ -6,8 +6,8 @@
 import type { App } from '../app.js';
 import { hasMarker } from '../domain/comment.js';
 import { fullName, type RepositoryRef } from '../domain/entities.js';
-import { wantsAnswer } from '../domain/eligibility.js';
-import { SqlIssueCatalog, StatusReader, type QueueJobRecord } from '../infra/store/index.js';
+import { describeBacklogPolicy, unansweredDecision, wantsAnswer } from '../domain/eligibility.js';
+import { SqlBacklogStore, SqlIssueCatalog, StatusReader, type QueueJobRecord, type RepositoryStatus } from '../infra/store/index.js';
 import type { Simulator } from '../simulator/index.js';
 
 // ---------------------------------------------------------------- progress
@@ -91,6 +91,8 @@ export interface RepositoryOutcome {
   readonly answered: number;
   /** Queue jobs skipped because an autosolve comment was already there. */
   readonly alreadyAnswered: number;
+  /** Eligible issues left out by github.issues.backlog (older than the repository's first sync). */
+  readonly backlog: number;
   /** New marker comments on GitHub (the simulator), counted there, not in our database. */
   readonly comments: number;
 }
@@ -111,6 +113,8 @@ export interface DemoOutcome {
   readonly skipped: readonly string[];
   /** Issues that should have been answered and were not, or were commented on without reason. Empty on success. */
   readonly problems: readonly string[];
+  /** github.issues.backlog as written (`skip`, `answer`, `7d`). */
+  readonly backlogPolicy: string;
 }
 
 /** Reads what the run left, in the database and on the simulator, and checks it against what the seed asked for. */
@@ -121,7 +125,9 @@ export async function collectOutcome(
   before: MarkerCounts,
   requiredLabel: string | undefined,
 ): Promise<DemoOutcome> {
-  const statuses = await new StatusReader(app.database.db).repositories(new Date(), repositories);
+  const { backlog: policy, requiredLabel: label } = app.config.github.issues;
+  const settings = { policy, requiredLabel: label, dryRun: app.config.ai.dryRun };
+  const statuses = await new StatusReader(app.database.db).repositories(new Date(), repositories, settings);
   const jobs = await app.queue.list({ limit: 100_000 });
   const rows: RepositoryOutcome[] = [];
   const problems: string[] = [];
@@ -129,6 +135,7 @@ export async function collectOutcome(
   for (const repo of repositories) {
     const name = fullName(repo);
     const repoJobs = jobs.filter((job) => job.repository === name);
+    const backlog = await backlogNumbers(app, statuses.find((s) => s.repository === name));
     let eligible = 0;
     let comments = 0;
     for (const issue of sim.issues(repo.owner, repo.name)) {
@@ -136,7 +143,7 @@ export async function collectOutcome(
       const hadAnswer = (before.get(key) ?? 0) > 0;
       const posted = sim.comments(repo.owner, repo.name, issue.number).filter((c) => hasMarker(c.body)).length - (before.get(key) ?? 0);
       comments += posted;
-      const wanted = wantsAnswer({ state: issue.state, isPullRequest: issue.pullRequest, labels: issue.labels }, requiredLabel);
+      const wanted = wantsAnswer({ state: issue.state, isPullRequest: issue.pullRequest, labels: issue.labels }, requiredLabel) && !backlog.has(issue.number);
       if (wanted) eligible += 1;
       const job = repoJobs.find((j) => j.issueNumber === issue.number && j.outcome === 'answered');
       if (wanted && !hadAnswer && (job === undefined || posted !== 1)) {
@@ -152,6 +159,7 @@ export async function collectOutcome(
       eligible,
       answered: repoJobs.filter((j) => j.outcome === 'answered').length,
       alreadyAnswered: repoJobs.filter((j) => j.outcome === 'already-answered').length,
+      backlog: backlog.size,
       comments,
     });
   }
@@ -159,7 +167,18 @@ export async function collectOutcome(
     .filter((j) => j.outcome === 'already-answered')
     .sort((a, b) => a.id - b.id)
     .map((j) => `${j.repository}#${j.issueNumber ?? '?'} “${j.issueTitle ?? ''}”`);
-  return { rows, problems, skipped, examples: await examples(app, sim, answeredJobs) };
+  const backlogPolicy = describeBacklogPolicy(app.config.github.issues.backlog);
+  return { rows, problems, skipped, backlogPolicy, examples: await examples(app, sim, answeredJobs) };
+}
+
+/** Numbers of the repository's issues github.issues.backlog leaves out, as `status` counts them. */
+async function backlogNumbers(app: App, status: RepositoryStatus | undefined): Promise<Set<number>> {
+  if (!status?.id || !status.backlog?.cutoff) return new Set();
+  const cutoff = new Date(status.backlog.cutoff);
+  const unanswered = await new SqlBacklogStore(app.database.db).unanswered(status.id);
+  const { requiredLabel } = app.config.github.issues;
+  const left = unanswered.filter((entry) => unansweredDecision(entry, cutoff, requiredLabel, app.config.ai.dryRun) === 'backlog');
+  return new Set(left.map((entry) => entry.issue.number));
 }
 
 function describeJobs(jobs: readonly QueueJobRecord[]): string {
@@ -200,7 +219,11 @@ export function renderSummary(outcome: DemoOutcome, places: SummaryPlaces): stri
   lines.push('  issues:   synced into the database (pull requests and closed ones included)');
   lines.push(`  eligible: open issues labelled \`${places.requiredLabel}\`, pull requests excluded`);
   lines.push('  skipped:  an earlier autosolve comment was found, so nothing was posted');
-  lines.push('  comments: new autosolve comments on the simulated GitHub', '');
+  lines.push('  comments: new autosolve comments on the simulated GitHub');
+  const backlog = sum(outcome.rows, (r) => r.backlog);
+  lines.push(`  backlog:  ${backlog} left out as older than the first sync (github.issues.backlog: ${outcome.backlogPolicy})`);
+  if (backlog > 0) lines.push(`            set github.issues.backlog: ${outcome.backlogPolicy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`);
+  lines.push('');
   for (const skipped of outcome.skipped) lines.push(`Skipped ${skipped}:`, '  it already carried an autosolve comment, so it was not answered twice.', '');
   outcome.examples.forEach((example, index) => {
     lines.push(`Example comment ${index + 1} of ${outcome.examples.length}: ${example.repository}#${example.number} “${example.title}”`);
@@ -222,6 +245,7 @@ function table(rows: readonly RepositoryOutcome[]): string[] {
     eligible: sum(rows, (r) => r.eligible),
     answered: sum(rows, (r) => r.answered),
     alreadyAnswered: sum(rows, (r) => r.alreadyAnswered),
+    backlog: sum(rows, (r) => r.backlog),
     comments: sum(rows, (r) => r.comments),
   };
   const width = Math.max(12, ...rows.map((r) => r.repository.length));

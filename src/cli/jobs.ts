@@ -1,7 +1,7 @@
-/** `autosolve jobs list | show ID | retry ID`: the dispatch queue, dead jobs included. */
+/** `autosolve jobs list | show ID | retry ID|--all|--state|--outcome`: the dispatch queue, dead jobs included. */
 import { Command } from 'commander';
 import { QUEUE_JOB_STATES, type QueueJobState } from '../domain/ports.js';
-import { SqlJobQueue, type QueueJobRecord } from '../infra/store/index.js';
+import { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, SqlJobQueue, type QueueJobRecord, type RetryableOutcome } from '../infra/store/index.js';
 import { UsageError, UserFacingError } from './errors.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 import { ago, fit, oneLine, pad, WIDTH } from './status.js';
@@ -79,19 +79,29 @@ export function jobsCommand(): Command {
     });
 
   withConfigOption(jobs.command('retry'))
-    .argument('<id>', 'the queue job id (see `jobs list --state dead`)')
-    .description('give a dead or pending job a fresh set of attempts and make it visible now')
+    .argument('[id]', 'the queue job id (see `jobs list --state dead`)')
+    .description('give a dead, waiting or unanswered done job (dry run) a fresh set of attempts and make it visible now; or many at once with --all, --state, --outcome')
+    .option('--all', 'every dead job and every done job that posted nothing (dry-run, not-eligible)')
+    .option('--state <state>', 'only jobs in this state: dead or done')
+    .option('--outcome <outcome>', `only done jobs with this outcome: ${RETRYABLE_OUTCOMES.join(', ')}`)
     .option('--json', 'JSON instead of text')
-    .action((id: string, options: JsonOption) => {
+    .action((id: string | undefined, options: RetryOptions) => {
+      if (id === undefined) return retryMany(options);
+      if (options.all || options.state !== undefined || options.outcome !== undefined) {
+        throw new UsageError('jobs retry: give a job id or filters (--all, --state, --outcome), not both');
+      }
       const jobId = parsePositive(id, 'jobs retry');
       return withQueue(options, async (queue) => {
         const before = await mustGet(queue, jobId);
         refuseRetry(before);
         // The daemon may claim it between the read and the update: retry() only
-        // touches a dead or pending row, so read what happened instead of assuming.
+        // touches a dead, pending or unanswered done row, so read what happened instead of assuming.
         const retried = await queue.retry(jobId);
         const after = await mustGet(queue, jobId);
         if (!retried) refuseRetry(after);
+        if (!retried && (after.state === 'done' || after.state === 'dead')) {
+          throw new UserFacingError(`queue job ${jobId} was not retried: its issue has another waiting job or was answered since (see \`jobs list\`)`);
+        }
         if (options.json) return printJson({ retried, previousState: before.state, job: after });
         process.stdout.write(
           `queue job ${jobId} (${target(after)}): ${before.state === after.state ? `still ${after.state}` : `${before.state} → ${after.state}`}, ` +
@@ -102,8 +112,52 @@ export function jobsCommand(): Command {
   return jobs;
 }
 
+interface RetryOptions extends JsonOption {
+  readonly all?: boolean;
+  readonly state?: string;
+  readonly outcome?: string;
+}
+
+/** `jobs retry --all | --state dead|done | --outcome dry-run`: filters combine. */
+function retryMany(options: RetryOptions): Promise<void> {
+  if (!options.all && options.state === undefined && options.outcome === undefined) {
+    throw new UsageError('jobs retry: give a job id, or --all, --state dead|done, --outcome dry-run');
+  }
+  const states = options.state === undefined ? (['dead', 'done'] as const) : [parseRetryState(options.state)];
+  const outcome = options.outcome === undefined ? undefined : parseRetryOutcome(options.outcome);
+  return withQueue(options, async (queue) => {
+    const ids = await queue.retryMatching(outcome ? { states, outcome } : { states });
+    if (options.json) return printJson({ retried: ids.length, ids });
+    const what = [options.state ? `state ${options.state}` : 'dead or done', ...(outcome ? [`outcome ${outcome}`] : [])].join(', ');
+    const jobsWord = ids.length === 1 ? 'queue job' : 'queue jobs';
+    process.stdout.write(`retried ${ids.length} ${jobsWord} (${what})${ids.length > 0 ? ': pending with fresh attempts, visible now' : ''}\n`);
+  });
+}
+
+function parseRetryState(value: string): 'dead' | 'done' {
+  if (value === 'dead' || value === 'done') return value;
+  throw new UsageError(`jobs retry: --state must be dead or done (got "${value}"); a pending job is retried by its id`);
+}
+
+function parseRetryOutcome(value: string): RetryableOutcome {
+  const outcome = RETRYABLE_OUTCOMES.find((o) => o === value);
+  if (outcome) return outcome;
+  if ((HANDLED_OUTCOMES as readonly string[]).includes(value)) {
+    throw new UsageError(`jobs retry: --outcome ${value}: those issues carry an autosolve comment and are never answered twice`);
+  }
+  if (value === 'backlog') {
+    throw new UsageError('jobs retry: --outcome backlog: github.issues.backlog decides those; set it to answer or a longer duration (e.g. 30d) and restart');
+  }
+  throw new UsageError(`jobs retry: --outcome must be one of ${RETRYABLE_OUTCOMES.join(', ')} (got "${value}")`);
+}
+
 function refuseRetry(job: QueueJobRecord): void {
-  if (job.state === 'done') {
+  if (job.state === 'done' && job.outcome === 'backlog') {
+    throw new UserFacingError(
+      `queue job ${job.id} was settled as backlog: github.issues.backlog leaves its issue out; set it to answer or a longer duration and restart`,
+    );
+  }
+  if (job.state === 'done' && !(RETRYABLE_OUTCOMES as readonly (string | null)[]).includes(job.outcome)) {
     throw new UserFacingError(`queue job ${job.id} is done (outcome ${job.outcome ?? 'unknown'}): there is nothing to retry`);
   }
   if (job.state === 'running') {

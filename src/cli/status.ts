@@ -1,5 +1,6 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
 import { Command } from 'commander';
+import { describeBacklogPolicy } from '../domain/eligibility.js';
 import { StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
@@ -21,11 +22,17 @@ export function statusCommand(): Command {
         const reader = new StatusReader(database.db);
         const now = new Date();
         const [repositories, rateLimit, queue, latestComments] = await Promise.all([
-          reader.repositories(now, config.github.repositories),
+          reader.repositories(now, config.github.repositories, {
+            policy: config.github.issues.backlog,
+            requiredLabel: config.github.issues.requiredLabel,
+            dryRun: config.ai.dryRun,
+          }),
           reader.rateLimit(),
           reader.queue(),
           reader.latestComments(),
         ]);
+        const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
+        const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
         if (options.json) {
           printJson({
             database: database.path,
@@ -33,6 +40,7 @@ export function statusCommand(): Command {
             repositories,
             rateLimit: rateLimit && rateLimitJson(rateLimit, now),
             queue,
+            backlog,
             latestComments,
           });
           return;
@@ -43,6 +51,8 @@ export function statusCommand(): Command {
           `rate limit  ${describeRateLimit(rateLimit, now)}`,
           `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
           ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
+          `backlog     ${skipped} ${skipped === 1 ? 'issue' : 'issues'} skipped as backlog (github.issues.backlog: ${backlog.policy})`,
+          ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
         ];
         // The path is printed whole even when long: a cut path is useless to copy.
         process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
@@ -99,6 +109,9 @@ function repositoryTable(repositories: readonly RepositoryStatus[], now: Date): 
     lines.push(row(cut ? '' : repo.repository, [repo.validated ? '✓' : '✗', lastPoll, ...counts]));
     lines.push(`  ${describeCursor(repo)}`);
     if (repo.setupError) lines.push(`  setup   failed ${ago(repo.setupError.at, now)}: ${oneLine(repo.setupError.error)}`);
+    if (repo.backlog && repo.backlog.skipped > 0 && repo.backlog.cutoff) {
+      lines.push(`  backlog ${repo.backlog.skipped} skipped: last updated before ${repo.backlog.cutoff.replace(/\.\d{3}Z$/, 'Z')}`);
+    }
     if (repo.lastError) {
       const when = repo.lastErrorAt ? `${ago(repo.lastErrorAt, now)}: ` : '';
       lines.push(`  error   ${when}${oneLine(repo.lastError)}`);

@@ -32,6 +32,17 @@ function durationText({ positive = false }: { positive?: boolean } = {}) {
     });
 }
 
+/** `skip`, `answer`, or a window in milliseconds (`7d`). */
+const backlogPolicy = z.union([z.string(), z.number()]).transform((value, ctx): 'skip' | 'answer' | number => {
+  if (value === 'skip' || value === 'answer') return value;
+  const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected skip, answer or a duration like 7d or 12h, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
 
 const repositoryObject = z.strictObject({
@@ -113,7 +124,14 @@ export const configSchema = z.strictObject({
           parseInterval: duration(60_000, { positive: true }),
           /** Only issues carrying this label (case-insensitive) are dispatched. Default: every issue. */
           requiredLabel: z.string().min(1).optional(),
+          /**
+           * Issues last updated before the repository's first sync: `skip` (recorded, never queued),
+           * `answer`, or a duration such as `7d` (answer those updated within it before the first sync).
+           * Default: `answer` when requiredLabel is set (someone asked for each of those), `skip` when not.
+           */
+          backlog: backlogPolicy.optional(),
         })
+        .transform(({ backlog, ...issues }) => ({ ...issues, backlog: backlog ?? (issues.requiredLabel ? 'answer' : 'skip') }))
         .prefault({}),
     })
     .prefault({}),

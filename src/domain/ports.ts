@@ -156,6 +156,28 @@ export interface IssueSyncStore {
   ): Promise<SaveResult>;
   /** Remembers how the latest poll ended, for `autosolve status`. */
   recordPoll(repositoryId: number, outcome: PollOutcome): Promise<void>;
+  /** The repository's first sync time, set to now by the first call and never moved; `first` on that call. */
+  markFirstSync(repositoryId: number): Promise<{ readonly at: string; readonly first: boolean }>;
+}
+
+/** An unanswered issue as stored, with its latest queue job (none, done or dead; never a live one). */
+export interface UnansweredIssue {
+  readonly issue: Issue;
+  readonly latestJob: { readonly state: 'done' | 'dead'; readonly outcome: string | null } | null;
+}
+
+/** What the backlog reconciler reads and changes, for one repository. */
+export interface BacklogStore {
+  /** Our id and first sync time of a repository, or undefined before its first poll. */
+  firstSync(repository: RepositoryRef): Promise<{ readonly repositoryId: number; readonly at: string } | undefined>;
+  /** Open issues (answer jobs) with no handled job and no live job. */
+  unanswered(repositoryId: number): Promise<UnansweredIssue[]>;
+  /** Pending answer jobs of the repository, with their issue. */
+  pending(repositoryId: number): Promise<Array<{ readonly jobId: number; readonly issue: Issue }>>;
+  /** Settles still-pending jobs as `backlog`; returns how many. */
+  settleAsBacklog(jobIds: readonly number[]): Promise<number>;
+  /** New pending answer jobs (a live job absorbs one); returns how many were created. */
+  enqueue(repositoryId: number, issueGithubIds: readonly number[]): Promise<number>;
 }
 
 // ---------------------------------------------------------------- queue
@@ -179,9 +201,10 @@ export interface QueueJob {
 
 /**
  * How a queue job ended. `answered` and `already-answered` mark the issue as
- * handled for good; the others let a later change enqueue it again.
+ * handled for good; the others let a later change enqueue it again. `backlog`:
+ * settled unanswered because github.issues.backlog now leaves the issue out.
  */
-export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-eligible';
+export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-eligible' | 'backlog';
 
 export interface DispatchQueue {
   /** Atomically claims up to `limit` visible jobs of a type, each with a lease of `leaseMs`. */

@@ -128,7 +128,9 @@ export class Scheduler {
       const reason = outcome.interrupted ? unfinished(outcome, budgetMs) : describeError(outcome.error);
       return [{ job: job.name, repository: fullName(job.repository), reason, kind: failureKindOf(outcome.lastFailure ?? outcome.error) }];
     });
-    if (failures.length > 0) throw new SetupFailedError(failures, jobs.length, bounded.signal.aborted ? budgetMs : undefined);
+    // Several preflights may run per repository: count repositories, not jobs.
+    const repositories = new Set(jobs.map((job) => fullName(job.repository))).size;
+    if (failures.length > 0) throw new SetupFailedError(failures, repositories, bounded.signal.aborted ? budgetMs : undefined);
   }
 
   /**

@@ -69,6 +69,20 @@ export class SqlIssueSyncStore implements IssueSyncStore {
       .execute();
   }
 
+  async markFirstSync(repositoryId: number): Promise<{ at: string; first: boolean }> {
+    // Whole seconds, as GitHub writes updated_at: an issue touched in the same second counts as new.
+    const now = new Date(Math.floor(this.#now().getTime() / 1000) * 1000).toISOString();
+    // Only a NULL is filled in: the first sync time never moves, whoever calls later.
+    const result = await this.db
+      .updateTable('repositories')
+      .set({ first_synced_at: now })
+      .where('id', '=', repositoryId)
+      .where('first_synced_at', 'is', null)
+      .executeTakeFirst();
+    const row = await this.db.selectFrom('repositories').select('first_synced_at').where('id', '=', repositoryId).executeTakeFirst();
+    return { at: row?.first_synced_at ?? now, first: Number(result.numUpdatedRows) > 0 };
+  }
+
   /** Upserts every issue; returns the GitHub ids that are new or changed. */
   async #upsertIssues(trx: Transaction<Schema>, repositoryId: number, issues: readonly Issue[], now: string): Promise<Set<number>> {
     const changed = new Set<number>();

@@ -5,6 +5,7 @@
 import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as claimIndexes from './migrations/002-claim-indexes.js';
+import * as backlog from './migrations/003-backlog.js';
 import * as leases from './migrations/004-leases.js';
 import * as setupFailures from './migrations/005-setup-failures.js';
 import * as scrubbed from './migrations/007-scrubbed.js';
@@ -13,6 +14,7 @@ import type { Schema } from './schema.js';
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-claim-indexes': claimIndexes,
+  '003-backlog': backlog,
   '004-leases': leases,
   '005-setup-failures': setupFailures,
   '007-scrubbed': scrubbed,

@@ -7,7 +7,7 @@
  * lease runs out.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { DispatchQueue, JobOutcome, QueueJob } from '../../domain/ports.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
@@ -174,14 +174,19 @@ export class SqlJobQueue implements DispatchQueue {
     return dead ? 'dead' : 'retrying';
   }
 
-  /** A dead (or failed) job gets a fresh set of attempts. Returns false when there is no such job. */
+  /**
+   * A dead, waiting or unanswered done job (dry-run, not-eligible) gets a fresh
+   * set of attempts. Returns false when there is no such job, or when its issue
+   * has another live job or was answered since.
+   */
   async retry(id: number): Promise<boolean> {
     const now = this.#now().toISOString();
     const result = await this.db
       .updateTable('jobs')
-      .set({ state: 'pending', attempts: 0, run_after: now, locked_until: null, locked_by: null, finished_at: null, updated_at: now })
+      .set(freshAttempts(now))
       .where('id', '=', id)
-      .where('state', 'in', ['dead', 'pending'])
+      .where((eb) => eb.or([eb('state', 'in', ['dead', 'pending']), eb.and([eb('state', '=', 'done'), eb('outcome', 'in', RETRYABLE_OUTCOMES)])]))
+      .where((eb) => eb.or([eb('state', '=', 'pending'), eb.not(eb.exists(liveOrHandledSibling(eb)))]))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
@@ -246,6 +251,36 @@ export class SqlJobQueue implements DispatchQueue {
       .execute();
   }
 
+  /**
+   * Every dead or done job matching the filter (filters combine) gets a fresh
+   * set of attempts; returns their ids. Only an issue's latest job is taken, and
+   * never one of an issue that has a live job or was answered: answered issues
+   * are never answered twice.
+   */
+  async retryMatching(filter: { readonly states: ReadonlyArray<'dead' | 'done'>; readonly outcome?: RetryableOutcome }): Promise<number[]> {
+    const now = this.#now().toISOString();
+    let query = this.db
+      .updateTable('jobs')
+      .set(freshAttempts(now))
+      .where('state', 'in', [...filter.states])
+      .where((eb) => eb.or([eb('state', '=', 'dead'), eb('outcome', 'in', RETRYABLE_OUTCOMES)]))
+      .where((eb) => eb.not(eb.exists(liveOrHandledSibling(eb))))
+      .where((eb) =>
+        eb(
+          'id',
+          '=',
+          eb
+            .selectFrom('jobs as latest')
+            .select((latest) => latest.fn.max('latest.id').as('id'))
+            .whereRef('latest.issue_github_id', '=', 'jobs.issue_github_id')
+            .whereRef('latest.type', '=', 'jobs.type'),
+        ),
+      );
+    if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
+    const rows = await query.returning('id').execute();
+    return rows.map((row) => row.id).sort((a, b) => a - b);
+  }
+
   #ownRow(job: QueueJob) {
     return this.db.updateTable('jobs').where('id', '=', job.id).where('state', '=', 'running').where('locked_by', '=', job.claimToken);
   }
@@ -266,6 +301,33 @@ export class SqlJobQueue implements DispatchQueue {
 
 /** The columns of a claim, cleared when a job leaves `running`. */
 const NO_CLAIM = { locked_until: null, locked_by: null, owner_instance: null, owner_host: null, owner_pid: null } as const;
+
+/**
+ * Done outcomes `jobs retry` takes: the issue was not answered. `backlog` is
+ * github.issues.backlog's decision (widen the key instead); answered ones never.
+ */
+export const RETRYABLE_OUTCOMES = ['dry-run', 'not-eligible'] as const satisfies readonly JobOutcome[];
+export type RetryableOutcome = (typeof RETRYABLE_OUTCOMES)[number];
+
+/** Another job of the same issue and type that is live, or that answered it. */
+function liveOrHandledSibling(eb: ExpressionBuilder<Schema, 'jobs'>) {
+  return eb
+    .selectFrom('jobs as sibling')
+    .select('sibling.id')
+    .whereRef('sibling.issue_github_id', '=', 'jobs.issue_github_id')
+    .whereRef('sibling.type', '=', 'jobs.type')
+    .whereRef('sibling.id', '!=', 'jobs.id')
+    .where((sibling) =>
+      sibling.or([
+        sibling('sibling.state', 'in', ['pending', 'running']),
+        sibling.and([sibling('sibling.state', '=', 'done'), sibling('sibling.outcome', 'in', HANDLED_OUTCOMES)]),
+      ]),
+    );
+}
+
+function freshAttempts(now: string) {
+  return { state: 'pending' as const, attempts: 0, run_after: now, ...NO_CLAIM, finished_at: null, updated_at: now };
+}
 
 function toQueueJob(row: Selectable<JobsTable>): QueueJob {
   return {

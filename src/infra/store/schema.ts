@@ -11,6 +11,8 @@ export interface RepositoriesTable {
   github_id: number | null;
   validated_at: string | null;
   created_at: string;
+  /** When its first poll started (ISO 8601); set once, never moved. github.issues.backlog measures from it. */
+  first_synced_at: string | null;
 }
 
 export interface IssuesTable {
@@ -63,7 +65,7 @@ export interface JobsTable {
   owner_host: string | null;
   owner_pid: number | null;
   last_error: string | null;
-  /** How a done job ended: answered, already-answered, dry-run, not-eligible. */
+  /** How a done job ended: answered, already-answered, dry-run, not-eligible, backlog. */
   outcome: string | null;
   comment_url: string | null;
   /** Secrets removed from the comment before it was posted (007). */

@@ -5,7 +5,9 @@
  * functions), so a PostgreSQL store can answer them too.
  */
 import type { Kysely } from 'kysely';
+import { backlogCutoff, describeBacklogPolicy, unansweredDecision, type BacklogPolicy } from '../../domain/eligibility.js';
 import type { RepositoryRef, SyncCursor } from '../../domain/entities.js';
+import { SqlBacklogStore } from './backlog.js';
 import { SqlJobQueue } from './queue.js';
 import { SqlStateStore } from './repositories.js';
 import type { QueueJobState, Schema } from './schema.js';
@@ -55,6 +57,27 @@ export interface RepositoryStatus {
   /** Stored issues (pull requests included, as GitHub's issues API lists them); `open` of those open. */
   readonly issues: { readonly stored: number; readonly open: number };
   readonly jobs: QueueTotals;
+  /** Issues left out by github.issues.backlog; null unless repositories() was given the settings. */
+  readonly backlog: BacklogStatus | null;
+}
+
+/** The settings that decide what is backlog (github.issues.backlog, requiredLabel, ai.dryRun). */
+export interface BacklogSettings {
+  readonly policy: BacklogPolicy;
+  readonly requiredLabel: string | undefined;
+  readonly dryRun: boolean;
+}
+
+export interface BacklogStatus {
+  /** The key that changes it, and its value as written (`skip`, `answer`, `7d`). */
+  readonly key: 'github.issues.backlog';
+  readonly policy: string;
+  /** When the repository's first poll started; null before it. */
+  readonly firstSyncAt: string | null;
+  /** Issues last updated before this are not answered; null when none are left out. */
+  readonly cutoff: string | null;
+  /** Eligible issues never answered and not queued because they are older than the cutoff. */
+  readonly skipped: number;
 }
 
 export interface LatestComment {
@@ -78,7 +101,7 @@ export class StatusReader {
    * (never validated). With `configured`, its order comes first and rows the
    * configuration no longer lists follow with `configured: false`.
    */
-  async repositories(now: Date = new Date(), configured?: readonly RepositoryRef[]): Promise<RepositoryStatus[]> {
+  async repositories(now: Date = new Date(), configured?: readonly RepositoryRef[], backlog?: BacklogSettings): Promise<RepositoryStatus[]> {
     const [rows, issueCounts, jobCounts, setupFailures] = await Promise.all([
       this.#repositoryRows(),
       this.#issueCounts(),
@@ -86,6 +109,8 @@ export class StatusReader {
       this.db.selectFrom('setup_failures').selectAll().execute(),
     ]);
     const setupErrorOf = new Map(setupFailures.map((f) => [key(f), { error: f.error, at: f.failed_at }]));
+    const backlogOf = new Map<number, BacklogStatus>();
+    if (backlog) for (const row of rows) backlogOf.set(row.id, await this.#backlog(row.id, row.first_synced_at, backlog));
     const jobsOf = new Map<number, QueueTotals>();
     for (const { repositoryId, state, count } of jobCounts) {
       const totals = jobsOf.get(repositoryId) ?? emptyTotals();
@@ -114,11 +139,12 @@ export class StatusReader {
           cursor: row.page === null ? null : { since: row.since, page: row.page, etag: row.etag },
           issues: issuesOf.get(row.id) ?? { stored: 0, open: 0 },
           jobs: jobsOf.get(row.id) ?? emptyTotals(),
+          backlog: backlogOf.get(row.id) ?? null,
         },
       ]),
     );
     if (configured === undefined) return [...byName.values()];
-    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref, setupErrorOf.get(key(ref)) ?? null));
+    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref, setupErrorOf.get(key(ref)) ?? null, backlog));
     const unlisted = [...byName.values()].filter((r) => !r.configured);
     return [...listed, ...unlisted];
   }
@@ -189,6 +215,7 @@ export class StatusReader {
         'repositories.name',
         'repositories.github_id',
         'repositories.validated_at',
+        'repositories.first_synced_at',
         'sync_cursors.since',
         'sync_cursors.page',
         'sync_cursors.etag',
@@ -199,6 +226,16 @@ export class StatusReader {
       .orderBy('repositories.owner')
       .orderBy('repositories.name')
       .execute();
+  }
+
+  async #backlog(repositoryId: number, firstSyncAt: string | null, settings: BacklogSettings): Promise<BacklogStatus> {
+    const cutoff = firstSyncAt === null ? null : backlogCutoff(settings.policy, firstSyncAt);
+    let skipped = 0;
+    if (cutoff) {
+      const unanswered = await new SqlBacklogStore(this.db).unanswered(repositoryId);
+      skipped = unanswered.filter((entry) => unansweredDecision(entry, cutoff, settings.requiredLabel, settings.dryRun) === 'backlog').length;
+    }
+    return { key: 'github.issues.backlog', policy: describeBacklogPolicy(settings.policy), firstSyncAt, cutoff: cutoff?.toISOString() ?? null, skipped };
   }
 
   async #issueCounts(): Promise<Array<{ repositoryId: number; stored: number; open: number }>> {
@@ -230,7 +267,7 @@ function ageSeconds(iso: string | null, now: Date): number | null {
   return Number.isNaN(then) ? null : Math.max(0, Math.floor((now.getTime() - then) / 1000));
 }
 
-function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupError']): RepositoryStatus {
+function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupError'], backlog: BacklogSettings | undefined): RepositoryStatus {
   return {
     repository: key(ref),
     owner: ref.owner,
@@ -248,5 +285,6 @@ function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupE
     cursor: null,
     issues: { stored: 0, open: 0 },
     jobs: emptyTotals(),
+    backlog: backlog ? { key: 'github.issues.backlog', policy: describeBacklogPolicy(backlog.policy), firstSyncAt: null, cutoff: null, skipped: 0 } : null,
   };
 }

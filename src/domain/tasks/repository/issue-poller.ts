@@ -4,7 +4,7 @@
  * transaction. In steady state this is one conditional request per pass.
  */
 import { fullName } from '../../entities.js';
-import { ANSWER_JOB, wantsAnswer } from '../../eligibility.js';
+import { ANSWER_JOB, backlogCutoff, backlogNotice, isBacklog, wantsAnswer, type BacklogPolicy } from '../../eligibility.js';
 import { FetchIssuesError } from '../../errors.js';
 import { describeError, isAbort } from '../../failure.js';
 import type { IssueLister, IssueSyncStore, Log } from '../../ports.js';
@@ -19,6 +19,8 @@ export interface IssuePollerDeps {
   /** github.issues.parseInterval, in milliseconds. */
   readonly interval: number;
   readonly requiredLabel: string | undefined;
+  /** github.issues.backlog: which issues from before the first sync are queued. */
+  readonly backlog: BacklogPolicy;
   readonly log: Log;
   /** Told how each poll ended (metrics). */
   readonly onPoll?: (repository: string, outcome: PollResult | 'error') => void;
@@ -49,6 +51,9 @@ export function issuePoller(deps: IssuePollerDeps): RepositoryWorkerSpec {
 
 async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Parameters<RepositoryWorkerSpec['work']>[1]): Promise<PollResult> {
   const repository = fullName(partition);
+  const firstSync = await deps.store.markFirstSync(partition.repositoryId);
+  const cutoff = backlogCutoff(deps.backlog, firstSync.at);
+  const skippedAsBacklog = new Set<number>(); // ids: the walk sees boundary issues twice
   const backlog = new BacklogWalk(await deps.store.cursor(partition.repositoryId), deps.limits);
   let issues = 0;
   let enqueued = 0;
@@ -64,9 +69,9 @@ async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Param
     }
     const step = backlog.next(response);
     issues += response.issues.length;
-    const jobs = response.issues
-      .filter((issue) => wantsAnswer(issue, deps.requiredLabel))
-      .map((issue) => ({ type: ANSWER_JOB, issueGithubId: issue.githubId }));
+    const wanted = response.issues.filter((issue) => wantsAnswer(issue, deps.requiredLabel));
+    const jobs = wanted.filter((issue) => !isBacklog(issue, cutoff)).map((issue) => ({ type: ANSWER_JOB, issueGithubId: issue.githubId }));
+    for (const issue of wanted) if (isBacklog(issue, cutoff)) skippedAsBacklog.add(issue.githubId);
     const saved = await deps.store.save(partition.repositoryId, response.issues, step.saved, jobs);
     enqueued += saved.enqueued;
     if (!step.more) break;
@@ -74,6 +79,7 @@ async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Param
       throw new WalkStalledError(`read ${backlog.pages} pages in one pass without catching up; the next pass goes on from the saved cursor`);
     }
   }
+  if (firstSync.first && cutoff) deps.log.info({ repository, backlog: skippedAsBacklog.size, cutoff }, backlogNotice(skippedAsBacklog.size, cutoff, deps.backlog));
   if (backlog.pages === 0) {
     deps.log.debug({ repository }, 'issues not modified (304)');
     return 'not_modified';
