@@ -43,7 +43,7 @@ export function daemonConfig(dir: string, sim: Simulator, repositories: string[]
       }),
       httpClientTimeout: '10s',
       rateLimit: { minInterval: '0s' },
-      issues: { parseInterval: '1m' },
+      issues: { parseInterval: '1m', backlog: 'answer' },
       ...extra.github,
     },
     ai: { provider: 'demo', ...extra.ai },
