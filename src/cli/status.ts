@@ -1,6 +1,7 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
 import { Command } from 'commander';
-import { StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
+import { SqlPauseStore, StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
 /** Human output is laid out for this many columns. */
@@ -20,11 +21,12 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause] = await Promise.all([
           reader.repositories(now, config.github.repositories),
           reader.rateLimit(),
           reader.queue(),
           reader.latestComments(),
+          new SqlPauseStore(database.db).read(),
         ]);
         if (options.json) {
           printJson({
@@ -33,6 +35,7 @@ export function statusCommand(): Command {
             repositories,
             rateLimit: rateLimit && rateLimitJson(rateLimit, now),
             queue,
+            dispatcher: pause ? { paused: true, ...pause } : { paused: false },
             latestComments,
           });
           return;
@@ -43,6 +46,7 @@ export function statusCommand(): Command {
           `rate limit  ${describeRateLimit(rateLimit, now)}`,
           `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
           ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
+          ...(pause ? describePause(pause, now) : []),
         ];
         // The path is printed whole even when long: a cut path is useless to copy.
         process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
@@ -50,6 +54,28 @@ export function statusCommand(): Command {
         await database.close();
       }
     });
+}
+
+/** The pause, its message wrapped (not cut: the end says what to do). */
+export function describePause(pause: DispatcherPause, now: Date): string[] {
+  const indent = ' '.repeat(12);
+  const head = `dispatcher  PAUSED (${pause.reason}) since ${ago(pause.since, now)}; jobs wait, no attempt spent`;
+  return [head, ...wrap(oneLine(pause.message), WIDTH - indent.length).map((line) => indent + line)];
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && [...line].length + 1 + [...word].length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 function rateLimitJson(rate: RateLimitStatus, now: Date) {

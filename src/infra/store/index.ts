@@ -6,3 +6,4 @@ export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
 export { SqlIssueCatalog } from './issue-catalog.js';
 export { StatusReader, RATE_LIMIT_STATE_KEY, type RepositoryStatus, type RateLimitStatus, type StoredRateLimit, type LatestComment, type QueueTotals } from './status.js';
+export { SqlPauseStore, DISPATCHER_PAUSE_STATE_KEY } from './dispatcher-pause.js';

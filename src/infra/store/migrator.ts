@@ -5,11 +5,13 @@
 import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as claimIndexes from './migrations/002-claim-indexes.js';
+import * as jobReleases from './migrations/006-job-releases.js';
 import type { Schema } from './schema.js';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '001-initial': initial,
   '002-claim-indexes': claimIndexes,
+  '006-job-releases': jobReleases,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

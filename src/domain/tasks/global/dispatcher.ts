@@ -17,10 +17,11 @@ import { formatComment, hasMarker } from '../../comment.js';
 import { fullName, type Issue, type RepositoryRef } from '../../entities.js';
 import { ANSWER_JOB, wantsAnswer } from '../../eligibility.js';
 import { DispatchError } from '../../errors.js';
-import { describeError, isAbort, isRetryable } from '../../failure.js';
+import { isAbort } from '../../failure.js';
 import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, JobOutcome, Log, QueueJob } from '../../ports.js';
 import { renderPrompt } from '../../prompt.js';
 import type { GlobalWorkerSpec } from '../../spec.js';
+import { DispatchFailures, type PauseRecorder } from './dispatch-failure.js';
 
 export interface DispatcherDeps {
   readonly queue: DispatchQueue;
@@ -39,6 +40,8 @@ export interface DispatcherDeps {
   readonly dryRun: boolean;
   readonly log: Log;
   readonly observer?: DispatchObserver;
+  /** Where a pause (the daemon's failure, not the job's) is recorded. Default: only logged. */
+  readonly pauses?: PauseRecorder;
   /** Runs one queue job inside a context (log fields). */
   readonly around?: <T>(info: { repository: string; issue: number }, work: () => Promise<T>) => Promise<T>;
 }
@@ -46,7 +49,9 @@ export interface DispatcherDeps {
 /** Cleanup after an abort gets its own deadline instead of the aborted signal. */
 const RELEASE_DEADLINE_MS = 5_000;
 
-export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
+export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
+  const failures = new DispatchFailures(given);
+  const deps: DispatcherDeps = { ...given, observer: failures.watching(given.observer) };
   return {
     resource: 'dispatcher',
     interval: deps.interval,
@@ -57,18 +62,19 @@ export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
         while (!signal.aborted && unavailable === undefined) {
           const [job] = await deps.queue.claim(ANSWER_JOB, 1, deps.visibilityMs);
           if (!job) return;
-          const error = await handle(deps, job, signal);
+          const error = await handle(deps, failures, job, signal);
           if (error !== undefined) unavailable ??= error;
         }
       };
       await Promise.all(Array.from({ length: deps.concurrency }, worker));
+      await failures.passEnded(unavailable);
       if (unavailable !== undefined) throw unavailable;
     },
   };
 }
 
-/** Settles one queue job; returns an error only when the backend is unavailable. */
-async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal): Promise<unknown> {
+/** Settles one queue job; returns an error only when the dispatcher must stop claiming (backend unavailable, or paused). */
+async function handle(deps: DispatcherDeps, failures: DispatchFailures, job: QueueJob, signal: AbortSignal): Promise<unknown> {
   const record = await deps.catalog.find(job.issueGithubId);
   if (!record) {
     await settle(deps, job, { repository: '?', number: 0 }, 'not-eligible');
@@ -79,22 +85,14 @@ async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal):
   const run = () => answer(deps, job, issue, repository, signal);
   try {
     await (deps.around ? deps.around(where, run) : run());
+    await failures.succeeded();
     return undefined;
   } catch (error) {
     if (isAbort(error, signal)) {
       await withDeadline(deps.queue.release(job, 0));
       return undefined;
     }
-    if (isRetryable(error)) {
-      await deps.queue.release(job, 0);
-      deps.log.warn({ ...where, error: describeError(error) }, `${where.repository}#${where.issue}: backend unavailable; job returned to the queue without spending an attempt`);
-      return error;
-    }
-    const state = await deps.queue.fail(job, describeError(error));
-    const message = state === 'dead' ? `dead after ${job.attempts} attempts` : `attempt ${job.attempts} of ${job.maxAttempts} failed; will retry`;
-    deps.log.error({ ...where, attempts: job.attempts, error: describeError(error) }, `${where.repository}#${where.issue}: ${message}`);
-    if (state === 'dead') deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
-    return undefined;
+    return failures.failed(job, where, error);
   }
 }
 
