@@ -223,6 +223,23 @@ describe('failures an operator sees', () => {
     assert.equal((await statusJson(config.file, dir.path)).dispatcher.paused, false);
   });
 
+  it('a pause clears when a pass ends with nothing left waiting for it, though no answer was posted', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug 1', labels: LABELLED }] }]);
+    const ollama = await modelServer(() => ({ status: 404, body: { error: 'model "llama9" not found, try pulling it first' } }));
+    model = ollama.server;
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'ollama' }, ollama: { endpoint: ollama.url, model: 'llama9' } });
+    assert.equal((await runCli(['run', '--once', '--config', config.file], { cwd: dir.path })).code, 1);
+    assert.equal((await statusJson(config.file, dir.path)).dispatcher.paused, true);
+
+    // The only waiting issue is closed meanwhile: the next pass settles it without the model.
+    sim.updateIssue('acme', 'api', 1, { state: 'closed' });
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.deepEqual(jobsOf(config.database).map((j) => j.outcome), ['not-eligible']);
+    assert.equal((await statusJson(config.file, dir.path)).dispatcher.paused, false);
+    assert.match(result.stdout, /dispatcher resumed/);
+  });
+
   for (const [what, status, body, reason, advice] of [
     ['an OpenAI key that is refused (401)', 401, { error: { message: `Incorrect API key provided: ${API_KEY}.`, type: 'invalid_request_error', code: 'invalid_api_key' } }, 'credential', /check ai\.openai\.apiKey/],
     ['an OpenAI project without access to the model (403)', 403, { error: { message: 'You have insufficient permissions for this operation.', type: 'invalid_request_error', code: null } }, 'credential', /check ai\.openai\.apiKey/],
@@ -281,7 +298,7 @@ describe('failures an operator sees', () => {
     });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
     assert.equal(result.code, 1, 'the pass failed: the backend is down');
-    assert.ok(ollama.prompts.length >= 4, `the dispatcher retried (${ollama.prompts.length} requests)`);
+    assert.ok(ollama.prompts.length >= 3, `the dispatcher retried (${ollama.prompts.length} requests)`);
     const jobs = jobsOf(config.database);
     assert.deepEqual(jobs.map((j) => j.state), ['done', 'pending', 'pending']);
     assert.ok(jobs.every((j) => j.attempts === 0 || j.state === 'done'));
