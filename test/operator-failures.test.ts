@@ -138,7 +138,7 @@ describe('failures an operator sees', () => {
     assert.doesNotMatch(after.stdout, /PAUSED/);
   });
 
-  it('a token without permission to comment pauses a running daemon: /readyz is 503 with the reason, the metric and the dashboard say paused, nothing is dead', async () => {
+  it('a token without permission to comment pauses a running daemon: /readyz is 503 with the reason, the metric and the dashboard say paused, nothing is dead, until the permission is granted', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [1, 2].map((n) => ({ title: `Bug ${n}`, labels: LABELLED })) }]);
     const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'demo', maxAttempts: 1 }, http: { listen: '127.0.0.1:0' } });
     sim.injectFault({
@@ -171,6 +171,16 @@ describe('failures an operator sees', () => {
 
       assert.equal((await statusJson(config.file, dir.path)).dispatcher.reason, 'permission');
       assert.deepEqual(jobsOf(config.database).map((j) => [j.state, j.attempts]), [['pending', 0], ['pending', 0]]);
+
+      // The permission is granted: the daemon finds out on its own, after the scheduler's backoff.
+      sim.clearFaults();
+      await waitFor('/readyz to be ready again', async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 90_000);
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /^autosolve_dispatcher_paused\{reason="permission"\} 0$/m);
+      await waitFor('both answers', () => Promise.resolve(jobsOf(config.database).every((j) => j.outcome === 'answered') ? true : undefined));
+      assert.equal((await statusJson(config.file, dir.path)).dispatcher.paused, false);
+      const healed = await (await fetch(`${url}/`)).text();
+      assert.doesNotMatch(healed, /<section class="card alert" id="pause"/);
+      assert.match(healed, /<span id="ready" class="badge ok">ready<\/span>/);
     } finally {
       daemon.child.kill('SIGTERM');
       await daemon.finished;
