@@ -233,6 +233,18 @@ describe('failures an operator sees', () => {
     assert.equal((await statusJson(config.file, dir.path)).dispatcher.paused, false);
   });
 
+  it('with two workers, a pause stands when another worker answers an issue after it: the pass stopped for it', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [1, 2, 3].map((n) => ({ title: `Bug ${n}`, labels: LABELLED })) }]);
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'demo', concurrency: 2 } });
+    // Issue 1's repository refuses the token; issue 2's answer is posted after that refusal.
+    sim.injectFault({ kind: 'status', status: 403, body: { message: 'Resource not accessible by personal access token' }, match: { path: '/repos/acme/api/issues/1/comments' }, times: 1000 });
+    sim.injectFault({ kind: 'delay', ms: 1_000, match: { method: 'POST', path: '/repos/acme/api/issues/2/comments' } });
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.deepEqual(jobsOf(config.database).map((j) => [j.number, j.state, j.outcome]), [[1, 'pending', null], [2, 'done', 'answered'], [3, 'pending', null]]);
+    assert.equal((await statusJson(config.file, dir.path)).dispatcher.reason, 'permission');
+  });
+
   it('a pause clears when a pass ends with nothing left waiting for it, though no answer was posted', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug 1', labels: LABELLED }] }]);
     const ollama = await modelServer(() => ({ status: 404, body: { error: 'model "llama9" not found, try pulling it first' } }));
@@ -293,6 +305,9 @@ describe('failures an operator sees', () => {
     const shown = await runCli(['jobs', 'show', String(jobs[1]?.id), '--config', config.file], { cwd: dir.path });
     assert.match(shown.stdout, /state +dead/);
     assert.match(shown.stdout, /releases +10\/10/);
+    const retried = await runCli(['jobs', 'retry', String(jobs[1]?.id), '--config', config.file], { cwd: dir.path });
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.deepEqual(jobsOf(config.database).map((j) => [j.state, j.releases]).at(1), ['pending', 0], 'a retried job gets its releases back too');
   });
 
   it('a backend failing every issue kills none: releases are not counted while no other issue gets through', async () => {
