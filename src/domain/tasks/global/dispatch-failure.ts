@@ -107,7 +107,10 @@ export class DispatchFailures {
 
   /** A pass ended; `stoppedBy` is what made it stop claiming, if anything. */
   async passEnded(stoppedBy: unknown): Promise<void> {
-    if (stoppedBy === undefined || pauseReasonOf(stoppedBy) === undefined) await this.#resume();
+    const reason = pauseReasonOf(stoppedBy);
+    if (reason === undefined) await this.#resume();
+    // Another worker's job went through after the pause was recorded: the pass still stopped for it.
+    else if (this.#pause === undefined) await this.#paused(reason, stoppedBy);
   }
 
   async #backendFailed(job: QueueJob, where: { readonly repository: string; readonly issue: number }, error: unknown): Promise<unknown> {
