@@ -9,6 +9,7 @@ import type { Config } from './config/schema.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
 import type { DispatchObserver, Executor, Log } from './domain/ports.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
+import type { DispatcherPause } from './domain/tasks/global/dispatch-failure.js';
 import { GitHubClient, type GitHubTelemetry, type WaitReason, type WriteHistory } from './infra/github/index.js';
 import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
 import {
@@ -21,6 +22,7 @@ import {
   SqlInstanceRegistry,
   SqlIssueSyncStore,
   SqlJobQueue,
+  SqlPauseStore,
   SqlRepositoryStore,
   SqlStateStore,
   type Database,
@@ -45,6 +47,8 @@ export interface AppHooks {
   readonly schedulerObserver?: SchedulerObserver;
   readonly dispatchObserver?: DispatchObserver;
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
+  /** The dispatcher paused (the daemon's failure, not a job's), or `null`: it resumed. */
+  readonly onDispatcherPause?: (pause: DispatcherPause | null) => void;
   /** Minimum gap between two GitHub writes (comments); the demo shortens it against its local simulator. Default: the throttle's 1 s. */
   readonly writeMinIntervalMs?: number;
   /** Comments per minute and per hour; tests shrink them. Default: the throttle's 60 and 450. */
@@ -52,6 +56,18 @@ export interface AppHooks {
 }
 
 export type AppState = 'starting' | 'setup' | 'working' | 'stopped';
+
+/** What `run` did, for the exit code. */
+export interface RunSummary extends WorkSummary {
+  /** Queue jobs that went dead during this run: answers that failed for good. */
+  readonly deadJobs: number;
+}
+
+/** What the dispatcher reported that health and the exit code need. */
+interface DispatchTally {
+  pause: DispatcherPause | null;
+  deadJobs: number;
+}
 
 export class App {
   #state: AppState = 'starting';
@@ -68,6 +84,7 @@ export class App {
     private readonly rateLimitRecorder: RateLimitRecorder,
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
+    private readonly tally: DispatchTally,
   ) {}
 
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
@@ -112,6 +129,8 @@ export class App {
         onWait: (info) => logLongHold(log, info),
       }),
     });
+    const tally: DispatchTally = { pause: null, deadJobs: 0 };
+    const pauseStore = new SqlPauseStore(db);
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     const entries = registry({
       repositoryValidator: { github, repositories, log },
@@ -146,7 +165,18 @@ export class App {
         secrets: knownSecrets(config),
         log,
         around: (info, work) => withLogContext(info, work),
-        ...(hooks.dispatchObserver ? { observer: hooks.dispatchObserver } : {}),
+        observer: fanOut<DispatchObserver>(hooks.dispatchObserver, {
+          jobSettled: ({ outcome }) => {
+            if (outcome === 'dead') tally.deadJobs++;
+          },
+        }),
+        pauses: {
+          record: async (pause) => {
+            tally.pause = pause;
+            hooks.onDispatcherPause?.(pause);
+            return pauseStore.record(pause);
+          },
+        },
       },
     });
     const scheduler = new Scheduler({
@@ -155,7 +185,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, tally);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -172,8 +202,11 @@ export class App {
 
   health(): { alive: boolean; ready: boolean; detail?: string } {
     switch (this.#state) {
-      case 'working':
+      case 'working': {
+        const pause = this.tally.pause;
+        if (pause) return { alive: true, ready: false, detail: `the dispatcher is paused (${pause.reason}) since ${pause.since}: ${pause.message}` };
         return { alive: true, ready: true };
+      }
       case 'stopped':
         return { alive: false, ready: false, detail: 'the scheduler has stopped' };
       default:
@@ -190,7 +223,7 @@ export class App {
    * one pass each with `once`, otherwise until the signal aborts. `signal`
    * stops taking work; `inFlight` (default: `signal`) aborts what is in flight.
    */
-  async run(signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
+  async run(signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<RunSummary> {
     const configured: RepositoryRef[] = this.config.github.repositories;
     const thePlan = plan(this.entries, configured);
     this.#state = 'setup';
@@ -212,8 +245,10 @@ export class App {
     });
     this.#state = 'working';
     this.log.info({ setupMs, jobs: jobs.length }, `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
+    const deadBefore = this.tally.deadJobs;
     try {
-      return await this.scheduler.work(jobs, signal, { once, inFlight });
+      const summary = await this.scheduler.work(jobs, signal, { once, inFlight });
+      return { ...summary, deadJobs: this.tally.deadJobs - deadBefore };
     } finally {
       this.#state = 'stopped';
     }
@@ -277,8 +312,14 @@ function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
     githubTelemetry: fanOut(given.githubTelemetry, metrics.githubTelemetry),
     schedulerObserver: fanOut(given.schedulerObserver, metrics.schedulerObserver),
     dispatchObserver: fanOut(given.dispatchObserver, metrics.dispatchObserver),
+    ...pauseListeners(given, metrics),
     ...(polls.length > 0 ? { onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : {}),
   };
+}
+
+function pauseListeners(...hooks: AppHooks[]): Pick<AppHooks, 'onDispatcherPause'> {
+  const listeners = hooks.map((h) => h.onDispatcherPause).filter((f) => f !== undefined);
+  return listeners.length === 0 ? {} : { onDispatcherPause: (pause) => listeners.forEach((f) => f(pause)) };
 }
 
 /** One observer that calls, method by method, each given one; undefined ones are skipped. */

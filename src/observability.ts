@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { RepositoryRef } from './domain/entities.js';
 import type { Log } from './domain/ports.js';
-import { StatusReader, type Schema } from './infra/store/index.js';
+import { SqlPauseStore, StatusReader, type Schema } from './infra/store/index.js';
 import type { DashboardSnapshot } from './infra/telemetry/dashboard.js';
 import type { HealthState, RunningHttpServer } from './infra/telemetry/http-server.js';
 import type { DaemonMetrics } from './infra/telemetry/metrics.js';
@@ -19,6 +19,7 @@ export class Observability {
   private constructor(
     private readonly metrics: DaemonMetrics,
     private readonly status: StatusReader,
+    private readonly pauses: SqlPauseStore,
     private readonly listen: string,
     private readonly configured: readonly RepositoryRef[],
     private readonly log: Log,
@@ -31,7 +32,7 @@ export class Observability {
       queueCounts: () => status.queue(),
       onCollectError: (error) => log.warn({ error: String(error) }, 'metrics: could not read the queue'),
     });
-    return new Observability(metrics, status, listen, configured, log);
+    return new Observability(metrics, status, new SqlPauseStore(db), listen, configured, log);
   }
 
   /** The observers the rest of the daemon reports to. */
@@ -41,6 +42,7 @@ export class Observability {
       schedulerObserver: this.metrics.schedulerObserver(),
       dispatchObserver: this.metrics.dispatchObserver(),
       onPoll: (repository, outcome) => this.metrics.pollFinished(repository, outcome),
+      onDispatcherPause: (pause) => this.metrics.dispatcherPaused(pause),
     };
   }
 
@@ -63,15 +65,17 @@ export class Observability {
   }
 
   async #snapshot(ready: boolean): Promise<DashboardSnapshot> {
-    const [repositories, queue, rateLimit, comments] = await Promise.all([
+    const [repositories, queue, rateLimit, comments, pause] = await Promise.all([
       this.status.repositories(new Date(), this.configured),
       this.status.queue(),
       this.status.rateLimit(),
       this.status.latestComments(10),
+      this.pauses.read(),
     ]);
     return {
       generatedAt: new Date().toISOString(),
       ready,
+      dispatcherPause: pause,
       repositories: repositories
         .filter((r) => r.configured)
         .map((r) => ({ repository: r.repository, validated: r.validated, lastPolledAt: r.lastPolledAt, lastError: r.lastError, issues: r.issues.stored, jobs: r.jobs })),

@@ -237,6 +237,33 @@ void describe('dashboard in headless Chromium', { skip: chromiumMissing }, () =>
     await page.locator('#stale').waitFor({ state: 'hidden', timeout: WAIT_MS });
   });
 
+  void it("shows the dispatcher's pause and its reason as the server renders it, and drops it when it clears", async () => {
+    const paused = (offsetMs: number): DashboardSnapshot => ({
+      ...demoSnapshot(),
+      generatedAt: at(GENERATED_AT, offsetMs),
+      ready: false,
+      dispatcherPause: { reason: 'credential', message: `GitHub rejected the token (401 Bad credentials): check github.token ${MALICIOUS_TITLE}`, since: at(GENERATED_AT, -3 * MINUTE) },
+    });
+    current = paused(0);
+    const page = await open({ javaScript: true });
+    assert.equal(await page.locator('#ready').innerText(), 'paused');
+    assert.match(await page.locator('#pause').innerText(), /Dispatcher paused \(credential\)[\s\S]*check github\.token <img[\s\S]*since 3 min ago/);
+    assert.equal(await page.locator('img').count(), 0, 'the message stays text');
+
+    current = paused(20_000);
+    await refreshedTo(page, current.generatedAt);
+    const serverPage = await open({ javaScript: false });
+    assert.equal(await page.locator('#status').innerText(), await serverPage.locator('#status').innerText(), 'the script renders what the server renders');
+    assert.equal(await page.locator('#ready').innerText(), 'paused');
+
+    const cleared = demoSnapshot();
+    cleared.generatedAt = at(GENERATED_AT, 40_000);
+    current = cleared;
+    await refreshedTo(page, cleared.generatedAt);
+    assert.equal(await page.locator('#pause').count(), 0);
+    assert.equal(await page.locator('#ready').innerText(), 'ready');
+  });
+
   void it('looks right: renders a full-page screenshot', async () => {
     // A server at the default refresh interval, so the footer reads as in production.
     const metrics = new DaemonMetrics({ queueCounts: async () => ({ pending: 0, running: 0, done: 0, dead: 0 }) });

@@ -203,7 +203,7 @@ describe('autosolve run (dispatch and reporting)', () => {
     const failing = recordingCommand(dir.path, { exitCode: 1 });
     const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'command', command: { run: failing.run }, maxAttempts: 3, retryDelay: '0s' } });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
-    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.code, 3, `a job went dead: exit 3 (${result.stdout + result.stderr})`);
     assert.equal(failing.calls().length, 3);
     const [dead] = jobsOf(config.database);
     assert.equal(dead?.state, 'dead');
@@ -227,7 +227,7 @@ describe('autosolve run (dispatch and reporting)', () => {
       ai: { provider: 'command', command: { run: hanging.run }, timeout: '500ms', maxAttempts: 2, retryDelay: '0s' },
     });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
-    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.code, 3, `a job went dead: exit 3 (${result.stdout + result.stderr})`);
     assert.equal(hanging.calls().length, 2);
     const [job] = jobsOf(config.database);
     assert.equal(job?.state, 'dead');

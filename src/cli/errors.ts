@@ -5,6 +5,7 @@
  *   0  success
  *   1  runtime failure (a preflight failed, the database cannot be used, ...)
  *   2  configuration or usage error
+ *   3  `run --once`: the pass completed, but queue jobs went dead in it (answers failed for good)
  */
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
@@ -13,6 +14,8 @@ import { describeError } from '../domain/failure.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** `run --once` finished its pass, but answers failed for good (queue jobs went dead): cron should alert. */
+export const EXIT_JOBS_DEAD = 3;
 
 /** A mistake in how the command was called; exit 2. */
 export class UsageError extends Error {

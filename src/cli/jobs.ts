@@ -1,10 +1,11 @@
 /** `autosolve jobs list | show ID | retry ID|--all|--state|--outcome`: the dispatch queue, dead jobs included. */
 import { Command } from 'commander';
 import { QUEUE_JOB_STATES, type QueueJobState } from '../domain/ports.js';
-import { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, SqlJobQueue, type QueueJobRecord, type RetryableOutcome } from '../infra/store/index.js';
+import { MAX_RELEASES } from '../domain/tasks/global/dispatch-failure.js';
+import { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, SqlJobQueue, SqlPauseStore, type QueueJobRecord, type RetryableOutcome } from '../infra/store/index.js';
 import { UsageError, UserFacingError } from './errors.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
-import { ago, fit, oneLine, pad, WIDTH } from './status.js';
+import { ago, describePause, fit, oneLine, pad, WIDTH } from './status.js';
 
 interface JsonOption extends ConfigOption {
   readonly json?: boolean;
@@ -18,11 +19,11 @@ interface ListOptions extends JsonOption {
 /** Jobs `jobs list` shows unless told otherwise. */
 const DEFAULT_LIMIT = 50;
 
-async function withQueue<T>(options: ConfigOption, work: (queue: SqlJobQueue) => Promise<T>): Promise<T> {
+async function withQueue<T>(options: ConfigOption, work: (queue: SqlJobQueue, pauses: SqlPauseStore) => Promise<T>): Promise<T> {
   const { config } = loadFor(options, false);
   const database = await openExistingDatabase(config.database.sqlitePath);
   try {
-    return await work(new SqlJobQueue(database.db));
+    return await work(new SqlJobQueue(database.db), new SqlPauseStore(database.db));
   } finally {
     await database.close();
   }
@@ -71,10 +72,14 @@ export function jobsCommand(): Command {
     .option('--json', 'JSON instead of text')
     .action((id: string, options: JsonOption) => {
       const jobId = parsePositive(id, 'jobs show');
-      return withQueue(options, async (queue) => {
+      return withQueue(options, async (queue, pauses) => {
         const job = await mustGet(queue, jobId);
-        if (options.json) return printJson(job);
-        process.stdout.write(describeJob(job, new Date()));
+        const pause = await pauses.read();
+        if (options.json) return printJson({ ...job, dispatcherPause: pause });
+        const now = new Date();
+        // A waiting job waits for the pause to clear: say so, with the reason.
+        const waiting = pause !== null && (job.state === 'pending' || job.state === 'running');
+        process.stdout.write(describeJob(job, now) + (waiting ? `${describePause(pause, now).join('\n')}\n` : ''));
       });
     });
 
@@ -210,6 +215,7 @@ function describeJob(job: QueueJobRecord, now: Date): string {
     ['repository', job.repository],
     ['issue', job.issueNumber === null ? `not stored (GitHub id ${job.issueGithubId})` : `#${job.issueNumber} ${job.issueTitle ?? ''}`.trimEnd()],
     ['attempts', `${job.attempts}/${job.maxAttempts}`],
+    ...(job.releases > 0 ? [['releases', `${job.releases}/${MAX_RELEASES} (the backend failed on this issue while it answered others)`] as [string, string]] : []),
     ['next run', nextRun],
     ['last error', job.lastError ?? '-'],
     ['outcome', job.outcome ?? '-'],

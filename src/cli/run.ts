@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { App } from '../app.js';
 import { withDryRun } from '../config/overrides.js';
 import { createLogger } from '../infra/telemetry/logger.js';
-import { EXIT_FAILURE, EXIT_OK, UserFacingError } from './errors.js';
+import { EXIT_FAILURE, EXIT_JOBS_DEAD, EXIT_OK, UserFacingError } from './errors.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
 interface RunOptions extends ConfigOption {
@@ -80,6 +80,10 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
     if (summary.failed.length > 0) {
       log.error({ failed: summary.failed }, `finished with ${summary.failed.length} failed jobs: ${summary.failed.join(', ')}`);
       return EXIT_FAILURE;
+    }
+    if (once && summary.deadJobs > 0) {
+      log.error({ deadJobs: summary.deadJobs }, `${summary.deadJobs} queue jobs went dead in this pass (answers failed for good): \`autosolve jobs list --state dead\` shows why`);
+      return EXIT_JOBS_DEAD;
     }
     log.info({ rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'done');
     return EXIT_OK;

@@ -1,7 +1,8 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
 import { Command } from 'commander';
 import { describeBacklogPolicy } from '../domain/eligibility.js';
-import { StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
+import { SqlPauseStore, StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
 /** Human output is laid out for this many columns. */
@@ -21,7 +22,7 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause] = await Promise.all([
           reader.repositories(now, config.github.repositories, {
             policy: config.github.issues.backlog,
             requiredLabel: config.github.issues.requiredLabel,
@@ -30,6 +31,7 @@ export function statusCommand(): Command {
           reader.rateLimit(),
           reader.queue(),
           reader.latestComments(),
+          new SqlPauseStore(database.db).read(),
         ]);
         const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
         const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
@@ -41,6 +43,7 @@ export function statusCommand(): Command {
             rateLimit: rateLimit && rateLimitJson(rateLimit, now),
             queue,
             backlog,
+            dispatcher: pause ? { paused: true, ...pause } : { paused: false },
             latestComments,
           });
           return;
@@ -53,6 +56,7 @@ export function statusCommand(): Command {
           ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
           `backlog     ${skipped} ${skipped === 1 ? 'issue' : 'issues'} skipped as backlog (github.issues.backlog: ${backlog.policy})`,
           ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
+          ...(pause ? describePause(pause, now) : []),
         ];
         // The path is printed whole even when long: a cut path is useless to copy.
         process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
@@ -60,6 +64,28 @@ export function statusCommand(): Command {
         await database.close();
       }
     });
+}
+
+/** The pause, its message wrapped (not cut: the end says what to do). */
+export function describePause(pause: DispatcherPause, now: Date): string[] {
+  const indent = ' '.repeat(12);
+  const head = `dispatcher  PAUSED (${pause.reason}) since ${ago(pause.since, now)}; jobs wait, no attempt spent`;
+  return [head, ...wrap(oneLine(pause.message), WIDTH - indent.length).map((line) => indent + line)];
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && [...line].length + 1 + [...word].length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 function rateLimitJson(rate: RateLimitStatus, now: Date) {

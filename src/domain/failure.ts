@@ -20,6 +20,22 @@ export interface Classified {
   readonly failureKind: FailureKind;
 }
 
+/**
+ * The failure is the daemon's, not the job's: no job can succeed until an
+ * operator acts (or the backend changes), so the consumer pauses instead of
+ * spending attempts. It travels next to `failureKind` (which stays `permanent`:
+ * in setup such a failure is fatal as before).
+ * - `credential`: a token or API key was rejected (GitHub 401, a model server's 401/403).
+ * - `permission`: the token works but lacks a scope or permission (a GitHub 403 that is not a rate limit).
+ * - `configuration`: the configuration names something the backend does not have (a model, an endpoint path).
+ */
+export const PAUSE_REASONS = ['credential', 'permission', 'configuration'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+export interface PausesWork {
+  readonly pausesWork: PauseReason;
+}
+
 export interface WaitHinted {
   /** Exactly how long the remote asked us to wait, in milliseconds. */
   readonly waitMs: number;
@@ -49,6 +65,20 @@ function isWaitHinted(value: unknown): value is WaitHinted {
     typeof (value as { waitMs: unknown }).waitMs === 'number' &&
     Number.isFinite((value as { waitMs: number }).waitMs)
   );
+}
+
+function isPausing(value: unknown): value is PausesWork {
+  if (typeof value !== 'object' || value === null || !('pausesWork' in value)) return false;
+  const reason = (value as { pausesWork: unknown }).pausesWork;
+  return PAUSE_REASONS.some((known) => known === reason);
+}
+
+/** Why the failure pauses work (the first such fact along the cause chain), or undefined when it is the job's. */
+export function pauseReasonOf(error: unknown): PauseReason | undefined {
+  for (const link of causeChain(error)) {
+    if (isPausing(link)) return link.pausesWork;
+  }
+  return undefined;
 }
 
 /** The first classification found along the cause chain, or `unknown`. */
@@ -86,6 +116,8 @@ export function isAbort(error: unknown, signal?: AbortSignal): boolean {
 export interface ClassifiedErrorOptions {
   readonly cause?: unknown;
   readonly waitMs?: number;
+  /** The failure is the daemon's: see PausesWork. Default: the job's. */
+  readonly pausesWork?: PauseReason;
 }
 
 /**
@@ -95,12 +127,14 @@ export interface ClassifiedErrorOptions {
 export class ClassifiedError extends Error implements Classified {
   readonly failureKind: FailureKind;
   readonly waitMs?: number;
+  readonly pausesWork?: PauseReason;
 
   constructor(kind: FailureKind, message: string, options: ClassifiedErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ClassifiedError';
     this.failureKind = kind;
     if (options.waitMs !== undefined) this.waitMs = options.waitMs;
+    if (options.pausesWork !== undefined) this.pausesWork = options.pausesWork;
   }
 }
 

@@ -215,6 +215,12 @@ export interface DispatchQueue {
   complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void>;
   /** Back to pending without spending the attempt (the backend was unavailable). */
   release(job: QueueJob, delayMs: number): Promise<void>;
+  /**
+   * Back to pending without spending an attempt, like release(), but counted:
+   * the backend failed on this job while it answered others. Dead with `error`
+   * once the job has been released `maxReleases` times.
+   */
+  releaseCounted(job: QueueJob, error: string, maxReleases: number): Promise<{ readonly state: 'released' | 'dead'; readonly releases: number }>;
   /** The attempt failed: pending again after a backoff, or dead after the last attempt. */
   fail(job: QueueJob, error: string): Promise<'retrying' | 'dead'>;
 }

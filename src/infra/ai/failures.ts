@@ -41,16 +41,28 @@ export function retryAfterMs(value: string | null | undefined, now: number = Dat
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** What an operator should check when a model server refuses the daemon itself, in its configuration keys. */
+export interface StatusAdvice {
+  /** After a 401/403, e.g. `check ai.openai.apiKey`. */
+  readonly credential: string;
+  /** After a 404, e.g. `check ollama.model (ollama pull MODEL) and ollama.endpoint`. */
+  readonly configuration: string;
+}
+
 /**
  * Classifies an HTTP error status from a model server: 429 and 5xx mean the
- * backend is under pressure (service, with the server's wait hint); any other
- * status means this request cannot succeed as sent (permanent).
+ * backend is under pressure (service, with the server's wait hint); 401/403
+ * (the key or a proxy's credentials refused) and 404 (no such model, or no chat
+ * API at that address) mean no job can succeed until the configuration changes,
+ * so they pause work; any other status means this request cannot succeed as
+ * sent (permanent, the job's).
  */
 export function httpStatusError(
   who: string,
   status: number,
   detail: string,
   retryAfter: string | null | undefined,
+  advice?: StatusAdvice,
 ): ClassifiedError {
   const suffix = detail ? `: ${clip(detail, 300)}` : '';
   if (status === 429 || status >= 500) {
@@ -58,12 +70,26 @@ export function httpStatusError(
     const message = `${who} answered HTTP ${status}${suffix}`;
     return new ClassifiedError('service', message, waitMs === undefined ? {} : { waitMs });
   }
+  if (advice !== undefined && (status === 401 || status === 403)) {
+    const message = `${who} refused the credentials with HTTP ${status}${suffix}; ${advice.credential}`;
+    return new ClassifiedError('permanent', message, { pausesWork: 'credential' });
+  }
+  if (advice !== undefined && status === 404) {
+    const message = `${who}: the server has no such model or API (HTTP 404${suffix}); ${advice.configuration}`;
+    return new ClassifiedError('permanent', message, { pausesWork: 'configuration' });
+  }
   return new ClassifiedError('permanent', `${who} rejected the request with HTTP ${status}${suffix}`);
 }
 
 /** The request ran past our own deadline: this run failed, an attempt is spent. */
 export function timeoutError(who: string, timeoutMs: number): ClassifiedError {
   return new ClassifiedError('permanent', `${who} did not answer within ${formatDuration(timeoutMs)}`);
+}
+
+/** An address for messages: scheme, host and path, without user info or query (they may hold credentials). */
+export function safeAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
 /** Shortens text for a message, keeping the start. */

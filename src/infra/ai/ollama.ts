@@ -5,7 +5,7 @@
 import { ClassifiedError } from '../../domain/failure.js';
 import type { Executor, ExecutorInput, ExecutorOutput } from '../../domain/ports.js';
 import { SYSTEM_PROMPT } from '../../domain/prompt.js';
-import { abortError, clip, httpStatusError, timeoutError } from './failures.js';
+import { abortError, clip, httpStatusError, timeoutError, safeAddress, type StatusAdvice } from './failures.js';
 
 export interface OllamaExecutorOptions {
   /** Base URL of the Ollama server, e.g. `http://127.0.0.1:11434`. */
@@ -21,6 +21,7 @@ export class OllamaExecutor implements Executor {
   readonly #url: string;
   readonly #model: string;
   readonly #timeoutMs: number;
+  readonly #advice: StatusAdvice;
 
   constructor(options: OllamaExecutorOptions) {
     // A malformed endpoint is a configuration mistake: fail at start-up rather
@@ -29,6 +30,10 @@ export class OllamaExecutor implements Executor {
     this.#model = options.model;
     this.#timeoutMs = options.timeoutMs;
     this.description = `ollama ${options.model}`;
+    this.#advice = {
+      credential: `check what the server in front of Ollama at ${safeAddress(options.endpoint)} expects`,
+      configuration: `check ollama.model (\`ollama pull ${options.model}\` on that server) and ollama.endpoint (${safeAddress(options.endpoint)})`,
+    };
   }
 
   async run(input: ExecutorInput, signal: AbortSignal): Promise<ExecutorOutput> {
@@ -73,7 +78,7 @@ export class OllamaExecutor implements Executor {
       throw new ClassifiedError('node', `${this.description}: the answer was cut off`, { cause: error });
     }
     if (!response.ok) {
-      throw httpStatusError(this.description, response.status, errorDetail(raw), response.headers.get('retry-after'));
+      throw httpStatusError(this.description, response.status, errorDetail(raw), response.headers.get('retry-after'), this.#advice);
     }
     return this.#answerOf(raw);
   }

@@ -13,7 +13,7 @@ type OpenAIClass = typeof OpenAI;
 import { ClassifiedError } from '../../domain/failure.js';
 import type { Executor, ExecutorInput, ExecutorOutput } from '../../domain/ports.js';
 import { SYSTEM_PROMPT } from '../../domain/prompt.js';
-import { abortError, clip, httpStatusError, redact, timeoutError } from './failures.js';
+import { abortError, clip, httpStatusError, redact, safeAddress, timeoutError } from './failures.js';
 
 export interface OpenAICompatibleExecutorOptions {
   /** Base URL including the version path, e.g. `https://api.openai.com/v1`. */
@@ -99,7 +99,10 @@ export class OpenAICompatibleExecutor implements Executor {
     }
     if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
       const detail = this.#safe(error.message.replace(/^\d{3}\s*/, ''));
-      return httpStatusError(this.description, error.status, detail, error.headers?.get('retry-after'));
+      return httpStatusError(this.description, error.status, detail, error.headers?.get('retry-after'), {
+        credential: 'check ai.openai.apiKey (OPENAI_API_KEY) and that its project may use this model',
+        configuration: `check ai.openai.model and ai.openai.baseUrl (${safeAddress(this.#options.baseUrl)})`,
+      });
     }
     // A 200 whose body is not JSON makes the library throw a SyntaxError.
     if (error instanceof SyntaxError) {

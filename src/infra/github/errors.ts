@@ -4,7 +4,7 @@
  * Octokit's error: that one carries the request, headers included, and the
  * token must never reach a message, a log line or the database.
  */
-import { ClassifiedError, type FailureKind } from '../../domain/failure.js';
+import { ClassifiedError, type FailureKind, type PauseReason } from '../../domain/failure.js';
 import { type ResponseHeaders, gitHubMessageOf, rateLimitSignalOf, readRetryAfterMs } from './rate-limit-signals.js';
 import { responseOfError } from './throttle.js';
 
@@ -41,6 +41,8 @@ export interface GitHubRequestErrorDetails {
   readonly path: string;
   readonly requestId: string | null;
   readonly waitMs?: number;
+  /** The token itself is refused or lacks a permission: no job can succeed until an operator acts. */
+  readonly pausesWork?: PauseReason;
 }
 
 /** A classified GitHub failure: plain facts, no request headers, no cause. */
@@ -53,7 +55,10 @@ export class GitHubRequestError extends ClassifiedError {
   readonly requestId: string | null;
 
   constructor(kind: FailureKind, message: string, details: GitHubRequestErrorDetails) {
-    super(kind, message, details.waitMs === undefined ? {} : { waitMs: details.waitMs });
+    super(kind, message, {
+      ...(details.waitMs === undefined ? {} : { waitMs: details.waitMs }),
+      ...(details.pausesWork === undefined ? {} : { pausesWork: details.pausesWork }),
+    });
     this.name = 'GitHubRequestError';
     this.status = details.status;
     this.method = details.method;
@@ -121,6 +126,22 @@ export function runawayListingError(request: RequestDescription, what: string, s
 function contentTypeOf(headers: ResponseHeaders): string | null {
   const type = headers['content-type'];
   return type === undefined ? null : String(type);
+}
+
+/**
+ * A 403 that is not a rate limit (checked before) and says the token lacks a
+ * permission, as GitHub documents it: "Resource not accessible by personal
+ * access token / by integration" (fine-grained tokens, apps), SAML SSO not
+ * authorized (`x-github-sso`), or a classic token whose `x-oauth-scopes` hold
+ * none of the `x-accepted-oauth-scopes`. Other 403s (a locked issue, an archived
+ * repository) are about one job and stay its failure.
+ */
+function lacksPermission(headers: ResponseHeaders, said: string): boolean {
+  if (headers['x-github-sso'] !== undefined) return true;
+  if (/not accessible by|access to (this )?repository not granted|saml enforcement|oauth scope/i.test(said)) return true;
+  const scopes = (name: string) => String(headers[name] ?? '').split(',').map((scope) => scope.trim()).filter((scope) => scope !== '');
+  const accepted = scopes('x-accepted-oauth-scopes');
+  return headers['x-oauth-scopes'] !== undefined && accepted.length > 0 && !accepted.some((scope) => scopes('x-oauth-scopes').includes(scope));
 }
 
 function requestIdOf(headers: ResponseHeaders): string | null {
@@ -226,8 +247,23 @@ function responseError(
     const waitMs = limit.kind === 'retry-after' ? limit.waitMs : SECONDARY_DEFAULT_WAIT_MS;
     return make('service', `${request.operation}: GitHub's secondary rate limit, wait ${Math.ceil(waitMs / 1000)} s (HTTP ${status})`, waitMs);
   }
+  // Bad or revoked token, or one without a permission it needs: every job would
+  // fail the same way, so these pause the dispatcher instead of spending attempts.
   if (status === 401) {
-    return make('permanent', `GitHub rejected the token (401 Bad credentials): check github.token (${request.operation})`);
+    return new GitHubRequestError('permanent', redact(`GitHub rejected the token (401 Bad credentials): check github.token (${request.operation})`, context.secrets), { ...details, pausesWork: 'credential' });
+  }
+  if (status === 403 && lacksPermission(headers, said)) {
+    const asked = headers['x-accepted-github-permissions'];
+    return new GitHubRequestError(
+      'permanent',
+      redact(
+        `${request.operation}: GitHub refused (403${saying}): the token cannot access ${request.repository} or lacks the permission` +
+          `${asked === undefined ? '' : ` (GitHub asks for ${String(asked)})`}; give it read access to issues and write access to post comments ` +
+          '(fine-grained: Issues read and write; classic: repo, or public_repo for public repositories; SSO: authorize it for the organization)',
+        context.secrets,
+      ),
+      { ...details, pausesWork: 'permission' },
+    );
   }
   if (status === 403) {
     return make(

@@ -8,6 +8,7 @@ import * as claimIndexes from './migrations/002-claim-indexes.js';
 import * as backlog from './migrations/003-backlog.js';
 import * as leases from './migrations/004-leases.js';
 import * as setupFailures from './migrations/005-setup-failures.js';
+import * as jobReleases from './migrations/006-job-releases.js';
 import * as scrubbed from './migrations/007-scrubbed.js';
 import type { Schema } from './schema.js';
 
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '003-backlog': backlog,
   '004-leases': leases,
   '005-setup-failures': setupFailures,
+  '006-job-releases': jobReleases,
   '007-scrubbed': scrubbed,
 };
 

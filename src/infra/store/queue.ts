@@ -37,6 +37,8 @@ export interface QueueJobRecord {
   readonly state: QueueJobState;
   readonly attempts: number;
   readonly maxAttempts: number;
+  /** Releases after backend failures on this job alone; dead at the dispatcher's bound. */
+  readonly releases: number;
   readonly runAfter: string;
   readonly lockedUntil: string | null;
   readonly lastError: string | null;
@@ -173,6 +175,27 @@ export class SqlJobQueue implements DispatchQueue {
       .execute();
     return dead ? 'dead' : 'retrying';
   }
+
+  async releaseCounted(job: QueueJob, error: string, maxReleases: number): Promise<{ state: 'released' | 'dead'; releases: number }> {
+    const now = this.#now().toISOString();
+    // One statement: SET reads the row as it was, so `releases + 1` is this release.
+    const dies = sql<boolean>`releases + 1 >= ${maxReleases}`;
+    const row = await this.#ownRow(job)
+      .set((eb) => ({
+        state: sql<QueueJobState>`CASE WHEN ${dies} THEN 'dead' ELSE 'pending' END`,
+        attempts: eb('attempts', '-', 1),
+        releases: eb('releases', '+', 1),
+        last_error: error.slice(0, 4000),
+        run_after: now,
+        ...NO_CLAIM,
+        updated_at: now,
+        finished_at: sql<string | null>`CASE WHEN ${dies} THEN ${now} ELSE NULL END`,
+      }))
+      .returning(['state', 'releases'])
+      .executeTakeFirst();
+    return { state: row?.state === 'dead' ? 'dead' : 'released', releases: row?.releases ?? 0 };
+  }
+
 
   /**
    * A dead, waiting or unanswered done job (dry-run, not-eligible) gets a fresh
@@ -326,7 +349,7 @@ function liveOrHandledSibling(eb: ExpressionBuilder<Schema, 'jobs'>) {
 }
 
 function freshAttempts(now: string) {
-  return { state: 'pending' as const, attempts: 0, run_after: now, ...NO_CLAIM, finished_at: null, updated_at: now };
+  return { state: 'pending' as const, attempts: 0, releases: 0, run_after: now, ...NO_CLAIM, finished_at: null, updated_at: now };
 }
 
 function toQueueJob(row: Selectable<JobsTable>): QueueJob {
@@ -358,6 +381,7 @@ function toRecord(row: Selectable<JobsTable> & { repository: string; issue_numbe
     state: row.state,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
+    releases: row.releases,
     runAfter: row.run_after,
     lockedUntil: row.locked_until,
     lastError: row.last_error,

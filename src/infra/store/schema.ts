@@ -55,6 +55,8 @@ export interface JobsTable {
   state: QueueJobState;
   attempts: number;
   max_attempts: number;
+  /** Releases after backend failures on this job alone (migration 006); dead at the dispatcher's bound. */
+  releases: Generated<number>;
   /** Not visible to claims before this time. */
   run_after: string;
   /** While running: the claim expires at this time and the job comes back. */

@@ -16,6 +16,8 @@ export interface DashboardSnapshot {
   /** ISO 8601; ages on the page are relative to this, so server and browser clocks never disagree. */
   generatedAt: string;
   ready: boolean;
+  /** Set while the dispatcher is paused by the daemon's own failure (a refused token, a missing model). Default: not paused. */
+  dispatcherPause?: { reason: string; message: string; since: string } | null;
   repositories: Array<{
     repository: string;
     validated: boolean;
@@ -136,9 +138,26 @@ function renderComments(comments: DashboardSnapshot['latestComments'], now: numb
   return `<ol>${items.join('')}</ol>`;
 }
 
+/** Same as the script's `pause()`. */
+function renderPause(pause: DashboardSnapshot['dispatcherPause'], now: number): string {
+  if (!pause) return '';
+  return (
+    `<section class="card alert" id="pause" role="alert"><h2>Dispatcher paused (${escapeHtml(pause.reason)})</h2>` +
+    `<p class="error">${escapeHtml(pause.message)}</p>` +
+    `<p class="muted">since <time datetime="${escapeHtml(pause.since)}">${age(now - Date.parse(pause.since))}</time> ago · ` +
+    'queued jobs wait, no attempt is spent; it retries until this clears</p></section>'
+  );
+}
+
+function readyBadge(snapshot: DashboardSnapshot): string {
+  if (snapshot.dispatcherPause) return '<span id="ready" class="badge bad">paused</span>';
+  return snapshot.ready ? '<span id="ready" class="badge ok">ready</span>' : '<span id="ready" class="badge warn">setting up</span>';
+}
+
 function renderMain(snapshot: DashboardSnapshot): string {
   const now = Date.parse(snapshot.generatedAt);
   return (
+    renderPause(snapshot.dispatcherPause, now) +
     `<div class="cards">${renderQueue(snapshot.queue)}${renderRateLimit(snapshot.rateLimit, now)}</div>` +
     `<section id="repositories"><h2>Repositories</h2>${renderRepositories(snapshot.repositories, now)}</section>` +
     `<section id="comments"><h2>Latest comments</h2>${renderComments(snapshot.latestComments, now)}</section>`
@@ -149,7 +168,7 @@ function renderMain(snapshot: DashboardSnapshot): string {
 export function renderDashboard(snapshot: DashboardSnapshot, options: DashboardRenderOptions): string {
   const nonce = escapeHtml(options.nonce);
   const refreshMs = Math.max(250, Math.round(options.refreshMs ?? 5000));
-  const ready = snapshot.ready ? '<span id="ready" class="badge ok">ready</span>' : '<span id="ready" class="badge warn">setting up</span>';
+  const ready = readyBadge(snapshot);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -189,6 +208,7 @@ th,td{text-align:left;padding:6px 8px;border-top:1px solid var(--line);white-spa
 thead th{border-top:0;color:var(--muted);font-weight:500}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 td.error{color:var(--bad);max-width:320px;overflow:hidden;text-overflow:ellipsis}
+.card.alert{border-color:var(--bad);margin-bottom:16px}.card.alert h2{color:var(--bad)}p.error{color:var(--bad);overflow-wrap:anywhere}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;border:1px solid currentColor}
 .badge.ok{color:var(--ok)}.badge.warn{color:var(--warn)}.badge.bad,td.bad{color:var(--bad)}td.bad{font-weight:600}
 ol{margin:0;padding-left:20px}li{margin:4px 0}
@@ -274,15 +294,23 @@ const CLIENT_SCRIPT = `
         h('span', { 'class': 'muted' }, [age(now - Date.parse(c.postedAt)) + ' ago'])]);
     }));
   }
+  function pause(p, now) {
+    if (!p) return null;
+    return h('section', { 'class': 'card alert', id: 'pause', role: 'alert' }, [h('h2', {}, ['Dispatcher paused (' + p.reason + ')']),
+      h('p', { 'class': 'error' }, [p.message]),
+      h('p', { 'class': 'muted' }, ['since ', h('time', { datetime: p.since }, [age(now - Date.parse(p.since))]),
+        ' ago · queued jobs wait, no attempt is spent; it retries until this clears'])]);
+  }
   function render(s) {
     var now = Date.parse(s.generatedAt);
     var main = document.getElementById('status');
-    main.replaceChildren(h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]),
+    var banner = pause(s.dispatcherPause, now);
+    main.replaceChildren.apply(main, (banner ? [banner] : []).concat([h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]),
       h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now)]),
-      h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)]));
+      h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)])]));
     var ready = document.getElementById('ready');
-    ready.className = 'badge ' + (s.ready ? 'ok' : 'warn');
-    ready.textContent = s.ready ? 'ready' : 'setting up';
+    ready.className = 'badge ' + (s.dispatcherPause ? 'bad' : s.ready ? 'ok' : 'warn');
+    ready.textContent = s.dispatcherPause ? 'paused' : s.ready ? 'ready' : 'setting up';
     var time = document.querySelector('#updated time');
     time.setAttribute('datetime', s.generatedAt);
     time.textContent = stamp(s.generatedAt);

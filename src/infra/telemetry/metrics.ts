@@ -10,6 +10,7 @@ import type { DispatchObserver } from '../../domain/ports.js';
 import type { GitHubTelemetry } from '../github/index.js';
 import type { SchedulerObserver } from '../../schedule/scheduler.js';
 import { QUEUE_JOB_STATES, type QueueJobState } from '../../domain/ports.js';
+import { PAUSE_REASONS, type PauseReason } from '../../domain/failure.js';
 
 export type PollOutcome = 'changed' | 'not_modified' | 'error';
 
@@ -56,6 +57,7 @@ export class DaemonMetrics {
   readonly #executorDuration: Histogram<'outcome'>;
   readonly #commentsPosted: Counter<'repository'>;
   readonly #jobsSettled: Counter<'outcome'>;
+  readonly #dispatcherPaused: Gauge<'reason'>;
 
   /** GET responses and 304s so far, for the ratio gauge. */
   #getResponses = 0;
@@ -155,6 +157,14 @@ export class DaemonMetrics {
       registers,
     });
 
+    this.#dispatcherPaused = new Gauge({
+      name: `${PREFIX}dispatcher_paused`,
+      help: '1 while the dispatcher is paused by a failure of the daemon, not of a job (credential, permission, configuration), by reason; else 0.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.dispatcherPaused(null);
+
     const { queueCounts, onCollectError } = options;
     // The read of the current scrape; the error counter waits for it so that
     // the scrape that failed already shows the failure.
@@ -246,6 +256,11 @@ export class DaemonMetrics {
         this.#jobsSettled.inc({ outcome });
       },
     };
+  }
+
+  /** The dispatcher paused for `reason`, or resumed (`null`). Every reason has a series, so alerts can test for 1. */
+  dispatcherPaused(pause: { readonly reason: PauseReason } | null): void {
+    for (const reason of PAUSE_REASONS) this.#dispatcherPaused.set({ reason }, pause?.reason === reason ? 1 : 0);
   }
 
   /** Everything, in the Prometheus text exposition format. */

@@ -27,13 +27,14 @@ import { formatComment, hasMarker } from '../../comment.js';
 import { fullName, type Issue, type RepositoryRef } from '../../entities.js';
 import { ANSWER_JOB, wantsAnswer } from '../../eligibility.js';
 import { DispatchError } from '../../errors.js';
-import { describeError, isAbort, isRetryable } from '../../failure.js';
+import { describeError, isAbort } from '../../failure.js';
 import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, JobOutcome, Log, QueueJob } from '../../ports.js';
 import { renderPrompt } from '../../prompt.js';
 import { scrubSecrets } from '../../scrub.js';
 import type { GlobalWorkerSpec } from '../../spec.js';
 import { InFlight, type Step } from './in-flight.js';
 import { ClaimLostError, keepLease, type Lease } from './lease.js';
+import { DispatchFailures, type PauseRecorder } from './dispatch-failure.js';
 
 export interface DispatcherDeps {
   readonly queue: DispatchQueue;
@@ -54,6 +55,8 @@ export interface DispatcherDeps {
   readonly secrets: readonly string[];
   readonly log: Log;
   readonly observer?: DispatchObserver;
+  /** Where a pause (the daemon's failure, not the job's) is recorded. Default: only logged. */
+  readonly pauses?: PauseRecorder;
   /** Runs one queue job inside a context (log fields). */
   readonly around?: <T>(info: { repository: string; issue: number }, work: () => Promise<T>) => Promise<T>;
 }
@@ -61,7 +64,9 @@ export interface DispatcherDeps {
 /** Cleanup after an abort gets its own deadline instead of the aborted signal. */
 const RELEASE_DEADLINE_MS = 5_000;
 
-export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
+export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
+  const failures = new DispatchFailures(given);
+  const deps: DispatcherDeps = { ...given, observer: failures.watching(given.observer) };
   return {
     resource: 'dispatcher',
     interval: deps.interval,
@@ -76,7 +81,7 @@ export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
         while (!stopping.aborted && !signal.aborted && unavailable === undefined) {
           const [job] = await deps.queue.claim(ANSWER_JOB, 1, deps.leaseMs);
           if (!job) return;
-          const error = await handle(deps, job, signal, inFlight);
+          const error = await handle(deps, failures, job, signal, inFlight);
           if (error !== undefined) unavailable ??= error;
         }
       };
@@ -85,13 +90,14 @@ export function dispatcher(deps: DispatcherDeps): GlobalWorkerSpec {
       } finally {
         stopping.removeEventListener('abort', onStop);
       }
+      await failures.passEnded(unavailable);
       if (unavailable !== undefined) throw unavailable;
     },
   };
 }
 
-/** Settles one queue job; returns an error only when the backend is unavailable. */
-async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
+/** Settles one queue job; returns an error only when the dispatcher must stop claiming (backend unavailable, or paused). */
+async function handle(deps: DispatcherDeps, failures: DispatchFailures, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
   const lease = keepLease(deps.queue, job, deps.leaseMs, `queue job ${job.id}`, deps.log);
   // The job's work stops on shutdown's abort and when its claim is lost. Linked
   // by hand and unlinked below: the daemon-long signal must not collect a
@@ -114,9 +120,10 @@ async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, 
     const run = () => answer(deps, job, issue, repository, { signal: jobSignal, lease, step });
     try {
       await (deps.around ? deps.around(where, run) : run());
+      await failures.succeeded();
       return undefined;
     } catch (error) {
-      return await recover(deps, job, where, error, { signal, lease, step });
+      return await recover(deps, failures, job, where, error, { signal, lease, step });
     } finally {
       inFlight.finish(job.id);
     }
@@ -129,6 +136,7 @@ async function handle(deps: DispatcherDeps, job: QueueJob, signal: AbortSignal, 
 /** After a failed answer: hand the job back, spend an attempt, or leave it to whoever holds it now. */
 async function recover(
   deps: DispatcherDeps,
+  failures: DispatchFailures,
   job: QueueJob,
   where: { repository: string; issue: number },
   error: unknown,
@@ -143,16 +151,8 @@ async function recover(
     deps.log.warn({ ...where, job: job.id }, `${where.repository}#${where.issue}: aborted by shutdown while ${context.step.current}; job returned to the queue without spending an attempt`);
     return undefined;
   }
-  if (isRetryable(error)) {
-    await deps.queue.release(job, 0);
-    deps.log.warn({ ...where, error: describeError(error) }, `${where.repository}#${where.issue}: backend unavailable; job returned to the queue without spending an attempt`);
-    return error;
-  }
-  const state = await deps.queue.fail(job, describeError(error));
-  const message = state === 'dead' ? `dead after ${job.attempts} attempts` : `attempt ${job.attempts} of ${job.maxAttempts} failed; will retry`;
-  deps.log.error({ ...where, attempts: job.attempts, error: describeError(error) }, `${where.repository}#${where.issue}: ${message}`);
-  if (state === 'dead') deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
-  return undefined;
+  // Pause, release or spend an attempt: whose failure it is decides (dispatch-failure.ts).
+  return failures.failed(job, where, error);
 }
 
 interface Claim {
