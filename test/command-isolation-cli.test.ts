@@ -58,7 +58,7 @@ describe('the command executor under the daemon', () => {
   it('gives the command neither the daemon\'s environment nor its working folder, so config.yml is out of reach', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Crash' }] }]);
     const command = reportingCommand(dir.path);
-    const config = daemonConfig(dir.path, sim, ['acme/api'], { ai: { provider: 'command', command: { run: command.run, passEnv: ['AGENT_API_KEY'] } } });
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { backlog: 'answer' } }, ai: { provider: 'command', command: { run: command.run, passEnv: ['AGENT_API_KEY'] } } });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { ...DAEMON_SECRETS, AGENT_API_KEY: 'agent-key-handed-on-purpose' } });
     assert.equal(result.code, 0, result.stdout + result.stderr);
 
@@ -117,7 +117,7 @@ describe('the command executor under the daemon', () => {
 ].join('\\n'));
 `,
     );
-    const config = daemonConfig(dir.path, sim, ['acme/api'], { ai: { provider: 'command', command: { run: [process.execPath, script], passEnv: ['AGENT_API_KEY'] } } });
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { backlog: 'answer' } }, ai: { provider: 'command', command: { run: [process.execPath, script], passEnv: ['AGENT_API_KEY'] } } });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AGENT_API_KEY: passed } });
     assert.equal(result.code, 0, result.stdout + result.stderr);
 
@@ -145,7 +145,7 @@ describe('the command executor under the daemon', () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Fail loudly' }] }]);
     const passed = 'agent-key-0123456789-handed-on';
     const script = writeFile(dir.path, 'fail.cjs', `process.stderr.write('auth with ' + process.env.AGENT_API_KEY + ' and ${TOKEN} failed\\n'); process.exit(1);\n`);
-    const config = daemonConfig(dir.path, sim, ['acme/api'], { ai: { provider: 'command', maxAttempts: 1, command: { run: [process.execPath, script], passEnv: ['AGENT_API_KEY'] } } });
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { backlog: 'answer' } }, ai: { provider: 'command', maxAttempts: 1, command: { run: [process.execPath, script], passEnv: ['AGENT_API_KEY'] } } });
     const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AGENT_API_KEY: passed } });
     const output = result.stdout + result.stderr;
     assert.match(output, /auth with \[secret removed\] and \[secret removed\] failed/);

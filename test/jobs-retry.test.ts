@@ -30,9 +30,10 @@ process.stdout.write('Answer for #' + input.number);`,
     );
     config = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { requiredLabel: 'autosolve' } }, ai: { provider: 'command', command: { run: [process.execPath, script] }, maxAttempts: 1, ...ai } });
   };
-  const run = async () => {
+  /** `run --once`; exit 3 when jobs went dead in the pass (cron alerts on it). */
+  const run = async (expectedCode = 0) => {
     const result = await cli('run', '--once');
-    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.code, expectedCode, result.stdout + result.stderr);
   };
 
   before(async () => {
@@ -42,7 +43,7 @@ process.stdout.write('Answer for #' + input.number);`,
     // Issues 1 and 2 seen by a dry run; 3 and 4 dead (their executor fails, one attempt allowed).
     writeFile(dir.path, 'fail', '');
     configure({ dryRun: true });
-    await run();
+    await run(3);
     // Issue 1 changes and the dry run sees it again: two dry-run jobs for one issue.
     sim.addComment('acme', 'api', 1, { body: 'more details' });
     await run();
@@ -92,7 +93,7 @@ process.stdout.write('Answer for #' + input.number);`,
 
     // Answer for real; 3 and 4 still fail and die again.
     configure({ dryRun: false });
-    await run();
+    await run(3);
     assert.deepEqual(
       jobs().map((j) => [j.number, j.state, j.outcome]),
       [[1, 'done', 'dry-run'], [2, 'done', 'answered'], [3, 'dead', null], [4, 'dead', null], [1, 'done', 'answered']],

@@ -43,7 +43,7 @@ export function daemonConfig(dir: string, sim: Simulator, repositories: string[]
       }),
       httpClientTimeout: '10s',
       rateLimit: { minInterval: '0s' },
-      issues: { parseInterval: '1m', backlog: 'answer' },
+      issues: { parseInterval: '1m' },
       ...extra.github,
     },
     ai: { provider: 'demo', ...extra.ai },
