@@ -8,6 +8,7 @@ import { formatDuration } from './config/duration.js';
 import type { Config } from './config/schema.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
 import type { DispatchObserver, Executor, Log } from './domain/ports.js';
+import { Doorbell } from './domain/doorbell.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
 import type { DispatcherPause } from './domain/tasks/global/dispatch-failure.js';
 import { GitHubClient, type GitHubTelemetry, type WaitReason, type WriteHistory } from './infra/github/index.js';
@@ -132,6 +133,8 @@ export class App {
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
     const pauseStore = new SqlPauseStore(db);
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
+    // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
+    const jobsQueued = new Doorbell();
     const entries = registry({
       repositoryValidator: { github, repositories, log },
       backlogReconciler: {
@@ -149,6 +152,7 @@ export class App {
         backlog: config.github.issues.backlog,
         log,
         ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
+        onEnqueued: () => jobsQueued.ring(),
       },
       dispatcher: {
         queue,
@@ -156,6 +160,7 @@ export class App {
         github,
         executor,
         interval: DISPATCH_INTERVAL_MS,
+        wake: jobsQueued,
         concurrency: config.ai.concurrency,
         leaseMs: config.ai.visibilityTimeout,
         requiredLabel: config.github.issues.requiredLabel,

@@ -18,10 +18,21 @@ export interface RepositoryWorkerSpec {
   work(signal: AbortSignal, partition: Partition): Promise<void>;
 }
 
+/**
+ * Says "there is work now", so that a worker need not wait out its interval:
+ * the poller rings the dispatcher's when it queues jobs.
+ */
+export interface WakeSource {
+  /** Calls `listener` at each wake-up; returns the function that unsubscribes it. */
+  subscribe(listener: () => void): () => void;
+}
+
 /** A worker run once for the whole daemon, every `interval` milliseconds. */
 export interface GlobalWorkerSpec {
   readonly resource: string;
   readonly interval: number;
+  /** Runs the next pass at once, not after `interval`, when this rings. Default: none. */
+  readonly wake?: WakeSource;
   /**
    * Whether work in flight may finish within the shutdown grace. Then `work`
    * gets two signals: `signal` aborts work in flight (the grace ran out),

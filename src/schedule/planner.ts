@@ -4,6 +4,7 @@
  * happens here, before any I/O.
  */
 import { fullName, type Partition, type RepositoryRef } from '../domain/entities.js';
+import type { WakeSource } from '../domain/spec.js';
 import type { Phase, RegistryEntry, Scope } from './entries.js';
 
 /** The plan is wrong; start-up stops before any I/O. */
@@ -29,6 +30,8 @@ export interface WorkJob {
   readonly repository?: RepositoryRef;
   /** In-flight work may finish within the shutdown grace (see GlobalWorkerSpec.drains). */
   readonly drains?: boolean;
+  /** Cuts the wait between passes short (see GlobalWorkerSpec.wake). */
+  readonly wake?: WakeSource;
   run(signal: AbortSignal, stopping?: AbortSignal): Promise<void>;
 }
 
@@ -98,7 +101,7 @@ export function plan(entries: readonly RegistryEntry[], repositories: readonly R
       const name = jobName('work', spec.resource);
       claim(name);
       workNames.push(name);
-      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, drains: spec.drains === true, run: (signal, stopping) => spec.work(signal, stopping) }]);
+      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, drains: spec.drains === true, ...(spec.wake ? { wake: spec.wake } : {}), run: (signal, stopping) => spec.work(signal, stopping) }]);
     }
   }
 

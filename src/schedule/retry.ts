@@ -107,6 +107,28 @@ export function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+/**
+ * Like pause, but also ends early (resolving true) when `subscribe`'s callback
+ * is called; everything it registered is removed when it ends.
+ */
+export function pauseOrWake(ms: number, signal: AbortSignal, subscribe: (wakeUp: () => void) => () => void): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let settled = false;
+    const cleanups: Array<() => void> = [];
+    const done = (value: boolean) => {
+      if (settled) return;
+      settled = true;
+      for (const cleanup of cleanups) cleanup();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(true), ms);
+    cleanups.push(() => clearTimeout(timer));
+    cleanups.push(whenAborted(signal, () => done(false)));
+    cleanups.push(subscribe(() => done(true)));
+  });
+}
+
 /** How an operator would call each classification, for log lines (the values stay in fields and metrics). */
 export const KIND_WORDS: Readonly<Record<RetryDecision['kind'], string>> = {
   node: 'network',

@@ -8,7 +8,8 @@ import { fullName } from '../domain/entities.js';
 import { describeError, failureKindOf, type FailureKind } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import type { SetupJob, WorkJob } from './planner.js';
-import { ClassifiedBackoff, DEFAULT_BASELINE, formatWait, KIND_WORDS, pause, type RetryBaseline, type RetryDecision } from './retry.js';
+import type { WakeSource } from '../domain/spec.js';
+import { ClassifiedBackoff, DEFAULT_BASELINE, formatWait, KIND_WORDS, pause, pauseOrWake, type RetryBaseline, type RetryDecision } from './retry.js';
 
 export interface SetupFailure {
   readonly job: string;
@@ -189,21 +190,29 @@ export class Scheduler {
   async #runForever(job: WorkJob, signals: ShutdownSignals): Promise<void> {
     const signal = signals.stop;
     const backoff = new ClassifiedBackoff(this.#baseline);
-    while (!signal.aborted) {
-      const started = this.#now();
-      const error = await this.#pass(job, signals);
-      if (signal.aborted) return;
-      if (error === undefined) {
-        backoff.reset();
-        await pause(Math.max(0, job.interval - (this.#now() - started)), signal);
-        continue;
-      }
+    const wake = new WakeUps(job.wake);
+    try {
+      while (!signal.aborted) {
+        const started = this.#now();
+        wake.clear();
+        const error = await this.#pass(job, signals);
+        if (signal.aborted) return;
+        if (error === undefined) {
+          backoff.reset();
+          // News that came during the pass, or during the wait, starts the next pass at once.
+          await wake.pause(Math.max(0, job.interval - (this.#now() - started)), signal);
+          continue;
+        }
       // A worker never dies: unknown (and permanent) failures are retried slowly
       // and loudly, like a container's restart: always.
-      const decision = backoff.next(error);
-      const degraded = decision.kind !== 'node' && decision.kind !== 'service';
-      this.#report(job, error, decision, { degraded, willRetry: true, mode: 'work' });
-      await pause(decision.delayMs, signal);
+        const decision = backoff.next(error);
+        const degraded = decision.kind !== 'node' && decision.kind !== 'service';
+        this.#report(job, error, decision, { degraded, willRetry: true, mode: 'work' });
+        // A failed pass waits out its backoff whatever rings: the backoff protects the backend.
+        await pause(decision.delayMs, signal);
+      }
+    } finally {
+      wake.close();
     }
   }
 
@@ -262,4 +271,36 @@ function unfinished(outcome: Outcome, budgetMs: number): string {
   const notDone = `not done when scheduler.setupBudget (${formatWait(budgetMs)}) ran out`;
   if (outcome.lastFailure === undefined) return `${notDone}; its first attempt was still waiting (held by a rate limit, or no answer yet)`;
   return `${notDone} (attempt ${outcome.attempts}); the last failure: ${describeError(outcome.lastFailure)}`;
+}
+
+/** A job's wake-ups, remembered between passes so that none is lost while a pass runs. */
+class WakeUps {
+  #rung = false;
+  readonly #listeners = new Set<() => void>();
+  readonly #unsubscribe: () => void;
+
+  constructor(source: WakeSource | undefined) {
+    this.#unsubscribe =
+      source?.subscribe(() => {
+        this.#rung = true;
+        for (const listener of [...this.#listeners]) listener();
+      }) ?? (() => {});
+  }
+
+  clear(): void {
+    this.#rung = false;
+  }
+
+  /** Waits `ms`, less when the signal aborts, none when it rang since the last clear. */
+  async pause(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.#rung) return;
+    await pauseOrWake(ms, signal, (wakeUp) => {
+      this.#listeners.add(wakeUp);
+      return () => this.#listeners.delete(wakeUp);
+    });
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
 }

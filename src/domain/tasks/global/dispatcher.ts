@@ -31,7 +31,7 @@ import { describeError, isAbort } from '../../failure.js';
 import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, JobOutcome, Log, QueueJob } from '../../ports.js';
 import { renderPrompt } from '../../prompt.js';
 import { scrubSecrets } from '../../scrub.js';
-import type { GlobalWorkerSpec } from '../../spec.js';
+import type { GlobalWorkerSpec, WakeSource } from '../../spec.js';
 import { InFlight, type Step } from './in-flight.js';
 import { ClaimLostError, keepLease, type Lease } from './lease.js';
 import { DispatchFailures, type PauseRecorder } from './dispatch-failure.js';
@@ -57,6 +57,8 @@ export interface DispatcherDeps {
   readonly observer?: DispatchObserver;
   /** Where a pause (the daemon's failure, not the job's) is recorded. Default: only logged. */
   readonly pauses?: PauseRecorder;
+  /** Rings when jobs were queued: the next pass starts at once instead of after `interval`. Default: none. */
+  readonly wake?: WakeSource;
   /** Runs one queue job inside a context (log fields). */
   readonly around?: <T>(info: { repository: string; issue: number }, work: () => Promise<T>) => Promise<T>;
 }
@@ -71,6 +73,7 @@ export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
     resource: 'dispatcher',
     interval: deps.interval,
     drains: true,
+    ...(deps.wake ? { wake: deps.wake } : {}),
     async work(signal, stopping = signal) {
       const inFlight = new InFlight();
       const onStop = () => inFlight.announce(deps.log);

@@ -24,6 +24,8 @@ export interface IssuePollerDeps {
   readonly log: Log;
   /** Told how each poll ended (metrics). */
   readonly onPoll?: (repository: string, outcome: PollResult | 'error') => void;
+  /** Told, after each page saved, that queue jobs were created (wakes the dispatcher). Default: none. */
+  readonly onEnqueued?: () => void;
   /** Bounds of one pass (pages, walks of a run of one instant). Default: BacklogWalk's. */
   readonly limits?: WalkLimits;
 }
@@ -74,6 +76,7 @@ async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Param
     for (const issue of wanted) if (isBacklog(issue, cutoff)) skippedAsBacklog.add(issue.githubId);
     const saved = await deps.store.save(partition.repositoryId, response.issues, step.saved, jobs);
     enqueued += saved.enqueued;
+    if (saved.enqueued > 0) deps.onEnqueued?.();
     if (!step.more) break;
     if (backlog.exhausted) {
       throw new WalkStalledError(`read ${backlog.pages} pages in one pass without catching up; the next pass goes on from the saved cursor`);
