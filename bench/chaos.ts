@@ -5,6 +5,7 @@
  *
  *   npm run bench:chaos -- [rounds=200] [seed=1]
  */
+import { compileCli } from '../test/support/cli.js';
 import { runCampaign } from '../test/support/kill-campaign.js';
 
 const rounds = Number(process.argv[2] ?? 200);
@@ -12,7 +13,9 @@ const seed = Number(process.argv[3] ?? 1);
 const verbose = process.env.CHAOS_VERBOSE === '1';
 const started = Date.now();
 
-const result = await runCampaign({ seed, rounds, ...(verbose ? { log: (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1)}s ${line}`) } : {}) });
+const build = compileCli();
+const result = await runCampaign({ seed, rounds, main: build.main, ...(verbose ? { log: (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1)}s ${line}`) } : {}) });
+build.cleanup();
 const sorted = [...result.recoveryMs].sort((a, b) => a - b);
 const quantile = (q: number) => (sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number));
 const recoveryTargetMs = 10_000;

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { COMMENT_MARKER } from '../../src/domain/entities.js';
 import type { Simulator } from '../../src/simulator/index.js';
-import { startCli, tempDir, writeFile, type CliResult } from './cli.js';
+import { startCli, tempDir, writeFile, type CliOptions, type CliResult } from './cli.js';
 import { daemonConfig, simulator } from './daemon.js';
 
 export const KILL_POINTS = ['poll', 'executor', 'post', 'complete', 'anytime'] as const;
@@ -23,6 +23,8 @@ export interface CampaignOptions {
   /** Rounds that end in a kill (a round whose point never comes is killed by its watchdog and counted apart). */
   readonly rounds: number;
   readonly repositories?: number;
+  /** The CLI's entry point, compiled (see compileCli); default: src/cli/main.ts through tsx. */
+  readonly main?: string;
   /** Progress lines (bench). */
   readonly log?: (line: string) => void;
 }
@@ -144,17 +146,20 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       scheduler: { setupBudget: '20s', shutdownGrace: '1s' },
     });
     let pendingRecovery: { repository: string; number: number } | undefined;
+    const cli = { cwd: dir.path, ...(options.main === undefined ? {} : { main: options.main }) };
     for (let round = 1; round <= options.rounds; round++) {
       changeIssues(sim, names, rand, everEligible);
-      const point = pick(KILL_POINTS);
-      const outcome = await killRound(sim, executors, config.file, dir.path, point, rand, pendingRecovery);
+      // Points that need a queued job are only chosen when there is one.
+      const waiting = tally(sim, repositories, everEligible).missing;
+      const point = pick(waiting > 0 ? KILL_POINTS : (['poll', 'anytime'] as const));
+      const outcome = await killRound(sim, executors, config.file, cli, point, rand, pendingRecovery, waiting);
       if (outcome.recoveredMs !== undefined) recoveryMs.push(outcome.recoveredMs);
       pendingRecovery = outcome.heldDuringKill;
       kills[outcome.watchdog ? 'watchdog' : point]++;
       options.log?.(`round ${round}: kill at ${outcome.watchdog ? `watchdog (${point} never came)` : point}`);
     }
     const finalStarted = Date.now();
-    const finalRun = startCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    const finalRun = startCli(['run', '--once', '--config', config.file], cli);
     let finalRecovery: number | undefined;
     const stopWatching = executors.on((start) => {
       if (start.daemonPid !== finalRun.child.pid) return;
@@ -171,21 +176,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   }
 }
 
-/** New issues (labelled or not), edits and closings between rounds: the daemon always has something to do. */
+/**
+ * One new issue (most of them asking for an answer) and sometimes an edit
+ * between rounds: the daemon always has a little to do, and the queue stays
+ * short enough for the final run to drain it.
+ */
 function changeIssues(sim: Simulator, names: readonly string[], rand: () => number, everEligible: Set<string>): void {
-  for (const full of names) {
-    const [owner, name] = full.split('/') as [string, string];
-    const count = 1 + Math.floor(rand() * 2);
-    for (let i = 0; i < count; i++) {
-      const labelled = rand() < 0.8;
-      const issue = sim.addIssue(owner, name, { title: `Bug ${Math.floor(rand() * 1e6)}`, body: 'It breaks.', labels: labelled ? [LABEL] : [] });
-      if (labelled) everEligible.add(`${full}#${issue.number}`);
-    }
-    const existing = sim.issues(owner, name);
-    if (existing.length > 3 && rand() < 0.5) {
-      const target = existing[Math.floor(rand() * existing.length)];
-      if (target && target.state === 'open') sim.updateIssue(owner, name, target.number, { body: `Edited ${Math.floor(rand() * 1e6)}` });
-    }
+  const full = names[Math.floor(rand() * names.length)] as string;
+  const [owner, name] = full.split('/') as [string, string];
+  const labelled = rand() < 0.8;
+  const issue = sim.addIssue(owner, name, { title: `Bug ${Math.floor(rand() * 1e6)}`, body: 'It breaks.', labels: labelled ? [LABEL] : [] });
+  if (labelled) everEligible.add(`${full}#${issue.number}`);
+  const existing = sim.issues(owner, name);
+  if (existing.length > 3 && rand() < 0.3) {
+    const target = existing[Math.floor(rand() * existing.length)];
+    if (target && target.state === 'open') sim.updateIssue(owner, name, target.number, { body: `Edited ${Math.floor(rand() * 1e6)}` });
   }
 }
 
@@ -201,13 +206,14 @@ async function killRound(
   sim: Simulator,
   executors: ExecutorListener,
   configFile: string,
-  cwd: string,
+  cli: CliOptions,
   point: KillPoint,
   rand: () => number,
   recovering: { repository: string; number: number } | undefined,
+  waiting: number,
 ): Promise<RoundOutcome> {
   const spawnedAt = Date.now();
-  const daemon = startCli(['run', '--config', configFile], { cwd });
+  const daemon = startCli(['run', '--config', configFile], cli);
   let running: ExecutorStart | undefined;
   let recoveredMs: number | undefined;
   const cleanups: Array<() => void> = [];
@@ -215,19 +221,23 @@ async function killRound(
     const after = (ms: number) => setTimeout(() => resolve(true), ms);
     const watchdog = setTimeout(() => resolve(false), WATCHDOG_MS);
     cleanups.push(() => clearTimeout(watchdog));
+    // The k-th occurrence of the point, so that rounds also get some work done.
+    const occurrence = 1 + Math.floor(rand() * Math.min(2, Math.max(1, waiting)));
     const lists = 1 + Math.floor(rand() * 3);
     const delay = Math.floor(rand() * 100);
     let seenLists = 0;
+    let seenRuns = 0;
+    let seenPosts = 0;
     cleanups.push(
       executors.on((start) => {
         if (start.daemonPid !== daemon.child.pid) return;
         running = start;
         if (recovering && recoveredMs === undefined && start.repository === recovering.repository && start.number === recovering.number) recoveredMs = start.at - spawnedAt;
-        if (point === 'executor') after(delay);
+        if (point === 'executor' && ++seenRuns === occurrence) after(delay);
       }),
       sim.onRequest((request) => {
         if (point === 'poll' && request.method === 'GET' && /\/issues$/.test(request.path) && ++seenLists >= lists) resolve(true);
-        if (request.method === 'POST' && /\/comments$/.test(request.path)) {
+        if (request.method === 'POST' && /\/comments$/.test(request.path) && ++seenPosts === occurrence) {
           if (point === 'post') resolve(true);
           if (point === 'complete') after(delay);
         }
