@@ -1,22 +1,22 @@
 /**
  * The composition root: builds every object once, by hand, from the validated
- * configuration. The only module that knows everything.
+ * configuration. The only module that knows everything; the small adapters it
+ * needs (hook fan-out, executor settings, the throttle's persisted write
+ * history and hold logging, the instance heartbeat, the rate-limit recorder)
+ * are in src/composition/.
  */
 import type { Logger } from 'pino';
-import { processEnv } from './config/load.js';
-import { formatDuration } from './config/duration.js';
 import type { Config } from './config/schema.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
-import type { DispatchObserver, Executor, Log } from './domain/ports.js';
+import type { DispatchObserver, Executor } from './domain/ports.js';
 import { Doorbell } from './domain/doorbell.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
 import type { DispatcherPause } from './domain/tasks/global/dispatch-failure.js';
-import { GitHubClient, type GitHubTelemetry, type WaitReason, type WriteHistory } from './infra/github/index.js';
-import { createExecutor, type ExecutorSettings } from './infra/ai/index.js';
+import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
+import { createExecutor } from './infra/ai/index.js';
 import {
   currentInstance,
   openDatabase,
-  RATE_LIMIT_STATE_KEY,
   SchemaMigrator,
   SqlBacklogStore,
   SqlIssueCatalog,
@@ -34,12 +34,15 @@ import { registry } from './schedule/registry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT, VERSION } from './version.js';
+import { executorSettings, knownSecrets } from './composition/executor-settings.js';
+import { InstanceHeartbeat, INSTANCE_STALE_MS } from './composition/instance-heartbeat.js';
+import { fanOut, mergeHooks } from './composition/observers.js';
+import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
+import { logLongHold } from './composition/throttle-holds.js';
+import { writeHistoryIn } from './composition/write-history.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
-/** How often a running daemon renews its registration, and when one on another host counts as gone. */
-const INSTANCE_HEARTBEAT_MS = 5_000;
-const INSTANCE_STALE_MS = 30_000;
 
 export interface AppHooks {
   /** Replaces the configured executor (the demo's built-in one). */
@@ -277,172 +280,5 @@ export class App {
       if (id !== undefined) partitions.set(fullName(repository), { ...repository, repositoryId: id });
     }
     return partitions;
-  }
-}
-
-function executorSettings(config: Config): ExecutorSettings {
-  const timeoutMs = config.ai.timeout;
-  switch (config.ai.provider) {
-    case 'ollama':
-      return { provider: 'ollama', endpoint: config.ollama.endpoint, model: config.ollama.model, timeoutMs };
-    case 'openai':
-      return { provider: 'openai', baseUrl: config.ai.openai.baseUrl, model: config.ai.openai.model ?? '', apiKey: config.ai.openai.apiKey, timeoutMs };
-    case 'command':
-      return {
-        provider: 'command',
-        run: config.ai.command.run ?? [],
-        timeoutMs,
-        parentEnv: processEnv(),
-        allowEnv: config.ai.command.passEnv,
-        secrets: knownSecrets(config),
-        ...(config.ai.command.cwd === undefined ? {} : { cwd: config.ai.command.cwd }),
-      };
-    case 'demo':
-      return { provider: 'demo' };
-  }
-}
-
-/** What no comment may carry: the token, the API key, and the values handed to the command by ai.command.passEnv. */
-function knownSecrets(config: Config): string[] {
-  const env = processEnv();
-  const passed = config.ai.command.passEnv.map((name) => env[name] ?? '');
-  return [config.github.token, config.ai.openai.apiKey, ...passed].filter((secret) => secret !== '');
-}
-
-/** The given hooks plus the metrics' observers: every observer hears every event. */
-function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
-  const polls = [given.onPoll, metrics.onPoll].filter((f) => f !== undefined);
-  return {
-    ...given,
-    githubTelemetry: fanOut(given.githubTelemetry, metrics.githubTelemetry),
-    schedulerObserver: fanOut(given.schedulerObserver, metrics.schedulerObserver),
-    dispatchObserver: fanOut(given.dispatchObserver, metrics.dispatchObserver),
-    ...pauseListeners(given, metrics),
-    ...(polls.length > 0 ? { onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : {}),
-  };
-}
-
-function pauseListeners(...hooks: AppHooks[]): Pick<AppHooks, 'onDispatcherPause'> {
-  const listeners = hooks.map((h) => h.onDispatcherPause).filter((f) => f !== undefined);
-  return listeners.length === 0 ? {} : { onDispatcherPause: (pause) => listeners.forEach((f) => f(pause)) };
-}
-
-/** One observer that calls, method by method, each given one; undefined ones are skipped. */
-function fanOut<T extends object>(...observers: Array<T | undefined>): T {
-  const present = observers.filter((o): o is T => o !== undefined);
-  const methods = new Set(present.flatMap((o) => Object.keys(o)));
-  return Object.fromEntries(
-    [...methods].map((name) => [
-      name,
-      (...args: unknown[]) => {
-        for (const observer of present) (observer as Record<string, ((...x: unknown[]) => void) | undefined>)[name]?.(...args);
-      },
-    ]),
-  ) as T;
-}
-
-/** Where the write budget's recent history is kept (SqlStateStore key), so consecutive `run --once` share one budget. */
-const WRITE_HISTORY_KEY = 'github.writeStarts';
-
-function writeHistoryIn(state: SqlStateStore, log: Log): WriteHistory {
-  return {
-    load: async () => {
-      try {
-        const stored = await state.get<unknown>(WRITE_HISTORY_KEY);
-        return Array.isArray(stored?.value) ? stored.value.filter((at): at is number => typeof at === 'number') : [];
-      } catch (error) {
-        log.warn({ error: String(error) }, 'could not read the comment budget spent by earlier runs; counting from zero');
-        return [];
-      }
-    },
-    save: async (starts) => {
-      try {
-        await state.put(WRITE_HISTORY_KEY, starts);
-      } catch (error) {
-        log.warn({ error: String(error) }, 'could not record the comment budget spent; a restart may count from zero');
-      }
-    },
-  };
-}
-
-const HOLD_WORDS: Record<WaitReason, string> = {
-  'primary-rate-limit': "GitHub's rate limit for the token is spent until its reset",
-  'secondary-rate-limit': "GitHub's secondary rate limit",
-  'retry-after': 'GitHub asked to wait (retry-after)',
-  'write-pacing': 'the comment budget for the minute or the hour is spent',
-};
-
-/** Holds long enough to look like a hang are said out loud. */
-function logLongHold(log: Log, info: { reason: WaitReason; waitMs: number }): void {
-  if (info.waitMs < 10_000) return;
-  log.info({ reason: info.reason, waitMs: info.waitMs }, `GitHub requests held for ${formatDuration(Math.ceil(info.waitMs / 1000) * 1000)}: ${HOLD_WORDS[info.reason]}`);
-}
-
-/** Renews this daemon's registration while it runs; unregisters on close. */
-class InstanceHeartbeat {
-  readonly #timer: NodeJS.Timeout;
-  #beating: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly instances: SqlInstanceRegistry,
-    private readonly log: Log,
-  ) {
-    this.#timer = setInterval(() => {
-      this.#beating = this.#beat();
-    }, INSTANCE_HEARTBEAT_MS);
-    this.#timer.unref();
-  }
-
-  async #beat(): Promise<void> {
-    try {
-      if (!(await this.instances.heartbeat())) {
-        this.log.error({}, 'this daemon\'s registration in the database is gone: another daemon took it over after missing heartbeats; stop one of them');
-      }
-    } catch (error) {
-      this.log.warn({ error: String(error) }, 'could not renew this daemon\'s registration in the database; retrying');
-    }
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#beating;
-    try {
-      await this.instances.unregister();
-    } catch (error) {
-      this.log.warn({ error: String(error) }, 'could not remove this daemon\'s registration from the database');
-    }
-  }
-}
-
-/** Keeps the latest rate-limit budget seen, written to the database at most every few seconds. */
-class RateLimitRecorder {
-  #latest: unknown;
-  #dirty = false;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly state: SqlStateStore,
-    private readonly log: Log,
-  ) {}
-
-  seen(info: { limit: number; remaining: number; resetAt: number; resource: string }): void {
-    this.#latest = info;
-    this.#dirty = true;
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      void this.flush();
-    }, 2_000).unref();
-  }
-
-  async flush(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    try {
-      await this.state.put(RATE_LIMIT_STATE_KEY, this.#latest);
-    } catch (error) {
-      this.log.warn({ error: String(error) }, 'could not record the rate-limit budget');
-    }
   }
 }
