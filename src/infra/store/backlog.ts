@@ -6,7 +6,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Issue, RepositoryRef } from '../../domain/entities.js';
 import { ANSWER_JOB } from '../../domain/eligibility.js';
 import type { BacklogStore, UnansweredIssue } from '../../domain/ports.js';
-import { HANDLED_OUTCOMES } from './queue.js';
+import { HANDLED_OUTCOMES } from './queue-operator.js';
 import type { IssuesTable, Schema } from './schema.js';
 
 /** Ids per statement: well under SQLite's bound-parameter limit. */

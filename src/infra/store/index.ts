@@ -1,7 +1,8 @@
 export { openDatabase, DatabaseOpenError, type Database } from './database.js';
 export { SchemaMigrator, SchemaTooNewError, MIGRATION_NAMES, type MigrationStatus } from './migrator.js';
 export { SqlIssueSyncStore } from './issue-sync.js';
-export { SqlJobQueue, HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, type RetryableOutcome, type QueueJobRecord } from './queue.js';
+export { SqlJobQueue } from './queue.js';
+export { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, type RetryableOutcome, type QueueJobRecord } from './queue-operator.js';
 export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
 export { SqlIssueCatalog } from './issue-catalog.js';

@@ -6,7 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Issue, SyncCursor } from '../../domain/entities.js';
 import { INITIAL_CURSOR } from '../../domain/entities.js';
 import type { IssueSyncStore, JobRequest, PollOutcome, SaveResult } from '../../domain/ports.js';
-import { HANDLED_OUTCOMES } from './queue.js';
+import { HANDLED_OUTCOMES } from './queue-operator.js';
 import type { NewIssueRow, Schema } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 

@@ -7,13 +7,11 @@
  * lease runs out.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DispatchQueue, JobOutcome, QueueJob } from '../../domain/ports.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
-
-/** Outcomes after which an issue is never dispatched again. */
-export const HANDLED_OUTCOMES: readonly JobOutcome[] = ['answered', 'already-answered'];
+import { countJobs, getJob, listJobs, NO_CLAIM, retryJob, retryMatchingJobs, type QueueJobRecord, type RetryableOutcome } from './queue-operator.js';
 
 export interface QueueOptions {
   /** Delay before the second attempt; doubles each attempt, capped at `maxRetryDelayMs`. Default 60 s. */
@@ -25,31 +23,6 @@ export interface QueueOptions {
   readonly owner?: InstanceIdentity;
   /** Whether a pid of this host is alive. Default: signal 0. */
   readonly isAlive?: (pid: number) => boolean;
-}
-
-export interface QueueJobRecord {
-  readonly id: number;
-  readonly type: string;
-  readonly repository: string;
-  readonly issueNumber: number | null;
-  readonly issueTitle: string | null;
-  readonly issueGithubId: number;
-  readonly state: QueueJobState;
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  /** Releases after backend failures on this job alone; dead at the dispatcher's bound. */
-  readonly releases: number;
-  readonly runAfter: string;
-  readonly lockedUntil: string | null;
-  readonly lastError: string | null;
-  readonly outcome: string | null;
-  readonly commentUrl: string | null;
-  /** Secrets removed from the comment before it was posted. */
-  readonly scrubbed: number;
-  readonly payload: unknown;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly finishedAt: string | null;
 }
 
 export class SqlJobQueue implements DispatchQueue {
@@ -196,24 +169,6 @@ export class SqlJobQueue implements DispatchQueue {
     return { state: row?.state === 'dead' ? 'dead' : 'released', releases: row?.releases ?? 0 };
   }
 
-
-  /**
-   * A dead, waiting or unanswered done job (dry-run, not-eligible) gets a fresh
-   * set of attempts. Returns false when there is no such job, or when its issue
-   * has another live job or was answered since.
-   */
-  async retry(id: number): Promise<boolean> {
-    const now = this.#now().toISOString();
-    const result = await this.db
-      .updateTable('jobs')
-      .set(freshAttempts(now))
-      .where('id', '=', id)
-      .where((eb) => eb.or([eb('state', 'in', ['dead', 'pending']), eb.and([eb('state', '=', 'done'), eb('outcome', 'in', RETRYABLE_OUTCOMES)])]))
-      .where((eb) => eb.or([eb('state', '=', 'pending'), eb.not(eb.exists(liveOrHandledSibling(eb)))]))
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
-  }
-
   /** When the next pending job of a type becomes visible, or null when none is waiting. */
   async nextVisibleAt(type: string): Promise<Date | null> {
     const row = await this.db
@@ -223,28 +178,6 @@ export class SqlJobQueue implements DispatchQueue {
       .where('state', '=', 'pending')
       .executeTakeFirst();
     return row?.next ? new Date(row.next) : null;
-  }
-
-  async list(filter: { state?: QueueJobState; limit?: number } = {}): Promise<QueueJobRecord[]> {
-    let query = this.#records();
-    if (filter.state) query = query.where('jobs.state', '=', filter.state);
-    const rows = await query.orderBy('jobs.id', 'desc').limit(filter.limit ?? 100).execute();
-    return rows.map(toRecord);
-  }
-
-  async get(id: number): Promise<QueueJobRecord | null> {
-    const row = await this.#records().where('jobs.id', '=', id).executeTakeFirst();
-    return row ? toRecord(row) : null;
-  }
-
-  /** Queue jobs per repository and state. */
-  async counts(): Promise<Array<{ repositoryId: number; state: QueueJobState; count: number }>> {
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select(['repository_id', 'state', (eb) => eb.fn.countAll<number>().as('count')])
-      .groupBy(['repository_id', 'state'])
-      .execute();
-    return rows.map((r) => ({ repositoryId: r.repository_id, state: r.state, count: Number(r.count) }));
   }
 
   /**
@@ -274,82 +207,34 @@ export class SqlJobQueue implements DispatchQueue {
       .execute();
   }
 
-  /**
-   * Every dead or done job matching the filter (filters combine) gets a fresh
-   * set of attempts; returns their ids. Only an issue's latest job is taken, and
-   * never one of an issue that has a live job or was answered: answered issues
-   * are never answered twice.
-   */
-  async retryMatching(filter: { readonly states: ReadonlyArray<'dead' | 'done'>; readonly outcome?: RetryableOutcome }): Promise<number[]> {
-    const now = this.#now().toISOString();
-    let query = this.db
-      .updateTable('jobs')
-      .set(freshAttempts(now))
-      .where('state', 'in', [...filter.states])
-      .where((eb) => eb.or([eb('state', '=', 'dead'), eb('outcome', 'in', RETRYABLE_OUTCOMES)]))
-      .where((eb) => eb.not(eb.exists(liveOrHandledSibling(eb))))
-      .where((eb) =>
-        eb(
-          'id',
-          '=',
-          eb
-            .selectFrom('jobs as latest')
-            .select((latest) => latest.fn.max('latest.id').as('id'))
-            .whereRef('latest.issue_github_id', '=', 'jobs.issue_github_id')
-            .whereRef('latest.type', '=', 'jobs.type'),
-        ),
-      );
-    if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
-    const rows = await query.returning('id').execute();
-    return rows.map((row) => row.id).sort((a, b) => a - b);
+  // What an operator asks (`jobs`, `status`): the queries are in queue-operator.ts.
+
+  list(filter: { state?: QueueJobState; limit?: number } = {}): Promise<QueueJobRecord[]> {
+    return listJobs(this.db, filter);
+  }
+
+  get(id: number): Promise<QueueJobRecord | null> {
+    return getJob(this.db, id);
+  }
+
+  /** Queue jobs per repository and state. */
+  counts(): Promise<Array<{ repositoryId: number; state: QueueJobState; count: number }>> {
+    return countJobs(this.db);
+  }
+
+  /** See retryJob (queue-operator.ts). */
+  retry(id: number): Promise<boolean> {
+    return retryJob(this.db, id, this.#now().toISOString());
+  }
+
+  /** See retryMatchingJobs (queue-operator.ts). */
+  retryMatching(filter: { readonly states: ReadonlyArray<'dead' | 'done'>; readonly outcome?: RetryableOutcome }): Promise<number[]> {
+    return retryMatchingJobs(this.db, filter, this.#now().toISOString());
   }
 
   #ownRow(job: QueueJob) {
     return this.db.updateTable('jobs').where('id', '=', job.id).where('state', '=', 'running').where('locked_by', '=', job.claimToken);
   }
-
-  #records() {
-    return this.db
-      .selectFrom('jobs')
-      .innerJoin('repositories', 'repositories.id', 'jobs.repository_id')
-      .leftJoin('issues', 'issues.github_id', 'jobs.issue_github_id')
-      .selectAll('jobs')
-      .select([
-        sql<string>`repositories.owner || '/' || repositories.name`.as('repository'),
-        'issues.number as issue_number',
-        'issues.title as issue_title',
-      ]);
-  }
-}
-
-/** The columns of a claim, cleared when a job leaves `running`. */
-const NO_CLAIM = { locked_until: null, locked_by: null, owner_instance: null, owner_host: null, owner_pid: null } as const;
-
-/**
- * Done outcomes `jobs retry` takes: the issue was not answered. `backlog` is
- * github.issues.backlog's decision (widen the key instead); answered ones never.
- */
-export const RETRYABLE_OUTCOMES = ['dry-run', 'not-eligible'] as const satisfies readonly JobOutcome[];
-export type RetryableOutcome = (typeof RETRYABLE_OUTCOMES)[number];
-
-/** Another job of the same issue and type that is live, or that answered it. */
-function liveOrHandledSibling(eb: ExpressionBuilder<Schema, 'jobs'>) {
-  return eb
-    .selectFrom('jobs as sibling')
-    .select('sibling.id')
-    .whereRef('sibling.issue_github_id', '=', 'jobs.issue_github_id')
-    .whereRef('sibling.type', '=', 'jobs.type')
-    .whereRef('sibling.id', '!=', 'jobs.id')
-    .where((sibling) =>
-      sibling.or([
-        sibling('sibling.state', 'in', ['pending', 'running']),
-        sibling.and([sibling('sibling.state', '=', 'done'), sibling('sibling.outcome', 'in', HANDLED_OUTCOMES)]),
-      ]),
-    );
-}
-
-function freshAttempts(now: string) {
-  return { state: 'pending' as const, attempts: 0, releases: 0, run_after: now, ...NO_CLAIM, finished_at: null, updated_at: now };
 }
 
 function toQueueJob(row: Selectable<JobsTable>): QueueJob {
@@ -361,36 +246,5 @@ function toQueueJob(row: Selectable<JobsTable>): QueueJob {
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     claimToken: row.locked_by ?? '',
-  };
-}
-
-function toRecord(row: Selectable<JobsTable> & { repository: string; issue_number: number | null; issue_title: string | null }): QueueJobRecord {
-  let payload: unknown = row.payload;
-  try {
-    payload = JSON.parse(row.payload);
-  } catch {
-    // keep the raw text
-  }
-  return {
-    id: row.id,
-    type: row.type,
-    repository: row.repository,
-    issueNumber: row.issue_number,
-    issueTitle: row.issue_title,
-    issueGithubId: row.issue_github_id,
-    state: row.state,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    releases: row.releases,
-    runAfter: row.run_after,
-    lockedUntil: row.locked_until,
-    lastError: row.last_error,
-    outcome: row.outcome,
-    commentUrl: row.comment_url,
-    scrubbed: row.scrubbed,
-    payload,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at,
   };
 }
