@@ -1,6 +1,6 @@
 /**
  * How a failure should be treated, as small structural facts rather than
- * class hierarchies (see ARCHITECTURE.md, "Errors and retry live in one place").
+ * class hierarchies (see docs/architecture.md, "Errors and retry live in one place").
  *
  * Only adapters (GitHub client, AI executors, store) attach these facts to the
  * errors they create. Domain code wraps errors with `cause`; the scheduler walks

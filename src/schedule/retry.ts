@@ -1,5 +1,5 @@
 /**
- * The one retry baseline, by classification (ARCHITECTURE.md, "Errors and
+ * The one retry baseline, by classification (docs/architecture.md, "Errors and
  * retry live in one place"). The delay series come from cockatiel's
  * ExponentialBackoff; the waiting itself is done by the scheduler, because
  * cockatiel's retry loop cannot be interrupted by a shutdown signal.

@@ -1,5 +1,5 @@
 /**
- * Every GitHub failure is classified once, here (ARCHITECTURE.md, "Errors and
+ * Every GitHub failure is classified once, here (docs/architecture.md, "Errors and
  * retry live in one place"). The errors made here keep no reference to
  * Octokit's error: that one carries the request, headers included, and the
  * token must never reach a message, a log line or the database.

@@ -1,9 +1,10 @@
 /**
- * The one throttle every GitHub request passes through (ARCHITECTURE.md, "Rate
- * limiting is transport-level"). It paces request starts, caps concurrency,
- * paces writes more strictly, and holds every request while GitHub said to
- * wait. It never retries: a failed request still fails, and the scheduler
- * decides what to do (docs/decisions/002-github-throttle.md).
+ * The one throttle every GitHub request passes through (docs/architecture.md,
+ * "Rate limiting is transport-level, in GitHub's time"). It paces request
+ * starts, caps concurrency, paces writes more strictly, and holds every
+ * request while GitHub said to wait. It never retries: a failed request
+ * still fails, and the scheduler decides what to do
+ * (docs/decisions/002-github-throttle.md).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Octokit } from '@octokit/core';

@@ -1,6 +1,6 @@
 /**
  * The dispatcher's error path: whose failure was it, and what does it cost
- * (ARCHITECTURE.md, "Every failure has an owner").
+ * (docs/architecture.md, "Every failure has an owner").
  *
  * - The daemon's (a refused token, a missing permission, a model the backend
  *   does not have): the job goes back without spending an attempt and the
