@@ -161,6 +161,25 @@ describe('scheduler', () => {
     assert.ok(log.lines.some((l) => l.level === 'error' && /^failed with an unrecognised error; degraded, retrying in \S+: bug$/.test(l.message)));
   });
 
+  it('says a worker paused by a refused credential is paused, not degraded, and keeps trying it', async () => {
+    const log = recordingLog();
+    const degradedFlags: boolean[] = [];
+    const scheduler = new Scheduler({ log, retryBudgetMs: 1_000, baseline: FAST, observer: { passFailed: (_job, _error, decision) => void degradedFlags.push(decision.degraded) } });
+    const controller = new AbortController();
+    let passes = 0;
+    const refused = new ClassifiedError('permanent', 'GitHub refused the token (401)', { pausesWork: 'credential' });
+    const job: WorkJob = { name: 'work:dispatcher', resource: 'dispatcher', scope: 'global', interval: 1, run: async () => {
+        if (++passes >= 3) controller.abort();
+        throw refused;
+      },
+    };
+    await scheduler.work([job], controller.signal, { once: false });
+    assert.ok(passes >= 3, 'retried while paused');
+    assert.ok(degradedFlags.length >= 2 && degradedFlags.every((d) => !d), `never counted as degraded: ${JSON.stringify(degradedFlags)}`);
+    assert.ok(log.lines.some((l) => l.level === 'warn' && /^paused \(credential\); trying again in \S+: GitHub refused the token \(401\)$/.test(l.message)), JSON.stringify(log.lines));
+    assert.ok(!log.lines.some((l) => /degraded|unrecognised/.test(l.message)));
+  });
+
   it('never overlaps two passes of the same job, and waits exactly as long as a wait hint says', async () => {
     const scheduler = new Scheduler({ log: recordingLog(), retryBudgetMs: 5_000, baseline: FAST });
     const controller = new AbortController();

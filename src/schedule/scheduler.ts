@@ -5,7 +5,7 @@
  * nowhere else.
  */
 import { fullName } from '../domain/entities.js';
-import { describeError, failureKindOf, type FailureKind } from '../domain/failure.js';
+import { describeError, failureKindOf, pauseReasonOf, type FailureKind } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import type { SetupJob, WorkJob } from './planner.js';
 import type { WakeSource } from '../domain/spec.js';
@@ -206,7 +206,8 @@ export class Scheduler {
       // A worker never dies: unknown (and permanent) failures are retried slowly
       // and loudly, like a container's restart: always.
         const decision = backoff.next(error);
-        const degraded = decision.kind !== 'node' && decision.kind !== 'service';
+        // A pause (the daemon's credential or configuration) is known and shown elsewhere: not degraded.
+        const degraded = decision.kind !== 'node' && decision.kind !== 'service' && pauseReasonOf(error) === undefined;
         this.#report(job, error, decision, { degraded, willRetry: true, mode: 'work' });
         // A failed pass waits out its backoff whatever rings: the backoff protects the backend.
         await pause(decision.delayMs, signal);
@@ -256,7 +257,10 @@ export class Scheduler {
         ? 'failed with an unrecognised error'
         : `failed (${KIND_WORDS[decision.kind]})`;
     const wait = formatWait(decision.delayMs);
-    if (!context.willRetry) {
+    const paused = pauseReasonOf(error);
+    if (context.willRetry && paused !== undefined) {
+      this.#log.warn(fields, `paused (${paused}); trying again in ${wait}: ${cause}`);
+    } else if (!context.willRetry) {
       this.#log.error(fields, `${failed}; not retrying${context.mode === 'setup' ? ' in setup' : ''}: ${cause}`);
     } else if (context.degraded) {
       this.#log.error(fields, `${failed}; degraded, retrying in ${wait}: ${cause}`);
