@@ -189,8 +189,9 @@ describe('failures an operator sees', () => {
 
   it('a 403 that is a rate limit or about one locked issue does not pause', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug' }] }]);
-    const client = new GitHubClient({ baseUrl: sim.url, token: TOKEN, timeoutMs: 5_000, userAgent: 'autosolve-test', throttle: { minIntervalMs: 0 } });
     const failure = async (fault: Parameters<Simulator['injectFault']>[0]) => {
+      // A client of its own each time: the rate-limited answer makes a shared throttle hold the next request for a minute.
+      const client = new GitHubClient({ baseUrl: sim!.url, token: TOKEN, timeoutMs: 5_000, userAgent: 'autosolve-test', throttle: { minIntervalMs: 0 } });
       sim!.injectFault(fault);
       return client.createComment({ owner: 'acme', name: 'api' }, 1, 'hi', new AbortController().signal).then(
         () => assert.fail('the post should fail'),
