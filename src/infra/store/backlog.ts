@@ -2,12 +2,13 @@
  * The backlog reconciler's store: what is still unanswered, per repository,
  * and the two changes it makes (settle pending jobs as `backlog`, enqueue).
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Issue, RepositoryRef } from '../../domain/entities.js';
 import { ANSWER_JOB } from '../../domain/eligibility.js';
 import type { BacklogStore, UnansweredIssue } from '../../domain/ports.js';
+import { issueOfRow } from './issue-catalog.js';
 import { HANDLED_OUTCOMES } from './queue-operator.js';
-import type { IssuesTable, Schema } from './schema.js';
+import type { Schema } from './schema.js';
 
 /** Ids per statement: well under SQLite's bound-parameter limit. */
 const CHUNK = 500;
@@ -72,7 +73,7 @@ export class SqlBacklogStore implements BacklogStore {
     }
     return issues.map((row) => {
       const job = latest.get(row.github_id);
-      return { issue: toIssue(row), latestJob: job ? { state: job.state, outcome: job.outcome } : null };
+      return { issue: issueOfRow(row), latestJob: job ? { state: job.state, outcome: job.outcome } : null };
     });
   }
 
@@ -87,7 +88,7 @@ export class SqlBacklogStore implements BacklogStore {
       .where('jobs.state', '=', 'pending')
       .orderBy('jobs.id')
       .execute();
-    return rows.map((row) => ({ jobId: row.job_id, issue: toIssue(row) }));
+    return rows.map((row) => ({ jobId: row.job_id, issue: issueOfRow(row) }));
   }
 
   async settleAsBacklog(jobIds: readonly number[]): Promise<number> {
@@ -130,19 +131,3 @@ export class SqlBacklogStore implements BacklogStore {
   }
 }
 
-function toIssue(row: Selectable<IssuesTable>): Issue {
-  return {
-    githubId: row.github_id,
-    number: row.number,
-    title: row.title,
-    body: row.body,
-    state: row.state === 'closed' ? 'closed' : 'open',
-    isPullRequest: row.is_pull_request === 1,
-    labels: JSON.parse(row.labels) as string[],
-    author: row.author,
-    htmlUrl: row.html_url,
-    commentsCount: row.comments_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}

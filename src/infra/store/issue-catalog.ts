@@ -1,7 +1,8 @@
 /** Issues as last synced, for the dispatcher. */
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { Issue } from '../../domain/entities.js';
 import type { IssueCatalog, IssueRecord } from '../../domain/ports.js';
-import type { Schema } from './schema.js';
+import type { IssuesTable, Schema } from './schema.js';
 
 export class SqlIssueCatalog implements IssueCatalog {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -17,20 +18,25 @@ export class SqlIssueCatalog implements IssueCatalog {
     if (!row) return undefined;
     return {
       repository: { owner: row.owner, name: row.name },
-      issue: {
-        githubId: row.github_id,
-        number: row.number,
-        title: row.title,
-        body: row.body,
-        state: row.state === 'closed' ? 'closed' : 'open',
-        isPullRequest: row.is_pull_request === 1,
-        labels: JSON.parse(row.labels) as string[],
-        author: row.author,
-        htmlUrl: row.html_url,
-        commentsCount: row.comments_count,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      },
+      issue: issueOfRow(row),
     };
   }
+}
+
+/** A stored issue row as the domain's Issue (labels are stored as JSON). */
+export function issueOfRow(row: Selectable<IssuesTable>): Issue {
+  return {
+    githubId: row.github_id,
+    number: row.number,
+    title: row.title,
+    body: row.body,
+    state: row.state === 'closed' ? 'closed' : 'open',
+    isPullRequest: row.is_pull_request === 1,
+    labels: JSON.parse(row.labels) as string[],
+    author: row.author,
+    htmlUrl: row.html_url,
+    commentsCount: row.comments_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
