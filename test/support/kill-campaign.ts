@@ -5,7 +5,7 @@
  * and edited issues between rounds. A final clean `run --once` must leave
  * every eligible issue with exactly one marker comment and none with two.
  *
- * Shared by test/kill-campaign.test.ts (a fixed, time-compressed campaign) and
+ * Shared by test/kill-campaign-*.test.ts (fixed, time-compressed campaigns) and
  * bench/chaos.ts (longer campaigns, with figures).
  */
 import { createServer, type Server } from 'node:http';
