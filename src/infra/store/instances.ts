@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { InstancesTable, Schema } from './schema.js';
 
 /** Who this process is, as recorded with its claims and its registration. */
@@ -105,6 +105,18 @@ export class SqlInstanceRegistry {
   async heartbeat(): Promise<boolean> {
     const result = await this.db.updateTable('instances').set({ heartbeat_at: this.#now().toISOString() }).where('id', '=', this.self.id).executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The other daemons registered and live by the rule `register` applies, for
+   * commands that must not change the database under a running daemon. None
+   * before the registry's migration (004) is applied.
+   */
+  async liveOthers(): Promise<InstanceRecord[]> {
+    const table = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'instances'`.execute(this.db);
+    if (table.rows.length === 0) return [];
+    const rows = await this.db.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
+    return rows.map(toRecord).filter((other) => this.#live(other));
   }
 
   async unregister(): Promise<void> {
