@@ -89,6 +89,8 @@ export class App {
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
     private readonly tally: DispatchTally,
+    /** Aborts (its reason an InstanceLostError) when another daemon took this one's registration over: stop at once. */
+    readonly registrationLost: AbortSignal,
   ) {}
 
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
@@ -108,7 +110,8 @@ export class App {
       await database.close();
       throw error;
     }
-    const instance = new InstanceHeartbeat(instances, log);
+    const lost = new AbortController();
+    const instance = new InstanceHeartbeat(instances, log, database.path, (error) => lost.abort(error));
     const hooks = observability ? mergeHooks(given, observability.hooks()) : given;
     const db = database.db;
     const repositories = new SqlRepositoryStore(db);
@@ -193,7 +196,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, tally);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -30,14 +31,14 @@ describe('database and migrations (CLI)', () => {
     assert.match(status.stdout, /^applied\s+001-initial/m);
     assert.match(status.stdout, new RegExp(`^applied\\s+${LAST}`, 'm'));
 
-    const one = await runCli(['migrate', 'down'], { cwd: dir.path, env: env(db) });
+    const one = await runCli(['migrate', 'down', '--yes'], { cwd: dir.path, env: env(db) });
     assert.equal(one.code, 0, one.stderr);
     assert.equal(one.stdout, `reverted: ${LAST}\n`);
     const partly = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
     assert.match(partly.stdout, new RegExp(`^applied\\s+${BEFORE_LAST}`, 'm'));
     assert.match(partly.stdout, new RegExp(`^pending\\s+${LAST}`, 'm'));
 
-    const down = await runCli(['migrate', 'down', String(MIGRATION_NAMES.length + 3)], { cwd: dir.path, env: env(db) });
+    const down = await runCli(['migrate', 'down', String(MIGRATION_NAMES.length + 3), '--yes'], { cwd: dir.path, env: env(db) });
     assert.equal(down.code, 0, down.stderr);
     assert.equal(down.stdout, MIGRATION_NAMES.slice(0, -1).reverse().map((name) => `reverted: ${name}\n`).join(''));
     const after = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
@@ -87,6 +88,46 @@ describe('database and migrations (CLI)', () => {
     assert.notDeepEqual(applied(), before, 'with --yes it does run');
   });
 
+  it('migrate down refuses without --yes, naming the exact command, and reverts nothing', async () => {
+    const db = join(dir.path, 'down.db');
+    assert.equal((await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) })).code, 0);
+    const refused = await runCli(['migrate', 'down', '2'], { cwd: dir.path, env: env(db) });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, new RegExp(`migrate down reverts the last 2 migrations of ${escape(db)}, deleting what they hold; to do that, run \`autosolve migrate down 2 --yes\``));
+    const status = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
+    assert.match(status.stdout, new RegExp(`^applied\\s+${LAST}`, 'm'), 'nothing was reverted');
+  });
+
+  it('migrate fresh and down refuse while a daemon uses the database, naming it; a gone daemon does not hold them back', async () => {
+    const db = join(dir.path, 'busy.db');
+    assert.equal((await runCli(['migrate', 'up'], { cwd: dir.path, env: env(db) })).code, 0);
+    const register = (host: string, pid: number, heartbeatAt: string) => {
+      const sqlite = new BetterSqlite3(db);
+      try {
+        sqlite.prepare('DELETE FROM instances').run();
+        sqlite.prepare(`INSERT INTO instances (id, host, pid, version, started_at, heartbeat_at) VALUES ('daemon', ?, ?, '0.1.0', ?, ?)`).run(host, pid, heartbeatAt, heartbeatAt);
+      } finally {
+        sqlite.close();
+      }
+    };
+    const now = new Date().toISOString();
+    // This test's own process stands for a daemon alive on this host.
+    for (const [host, pid] of [[hostname(), process.pid], ['other-host', 4242]] as const) {
+      register(host, pid, now);
+      for (const args of [['migrate', 'fresh', '--yes'], ['migrate', 'down', '--yes']]) {
+        const refused = await runCli(args, { cwd: dir.path, env: env(db) });
+        assert.equal(refused.code, 1, `${args.join(' ')}: ${refused.stderr}`);
+        assert.match(refused.stderr, new RegExp(`autosolve daemon pid ${pid} on host ${escape(host)} is using the database ${escape(db)}`));
+        assert.match(refused.stderr, new RegExp(`stop it first \\(on ${escape(host)}: kill ${pid}\\)`));
+      }
+      const status = await runCli(['migrate', 'status'], { cwd: dir.path, env: env(db) });
+      assert.match(status.stdout, new RegExp(`^applied\\s+${LAST}`, 'm'), 'nothing was reverted');
+    }
+    register('other-host', 4242, new Date(Date.now() - 10 * 60_000).toISOString());
+    const stale = await runCli(['migrate', 'fresh', '--yes'], { cwd: dir.path, env: env(db) });
+    assert.equal(stale.code, 0, 'a daemon on another host silent for ten minutes is gone: ' + stale.stderr);
+  });
+
   it('exits 1 naming the path when the database is not a SQLite file', async () => {
     const file = writeFile(dir.path, 'notes.db', 'these are my notes, not a database\n'.repeat(100));
     const result = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(file) });
@@ -121,7 +162,7 @@ describe('database and migrations (CLI)', () => {
     const before = sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all();
     sqlite.close();
 
-    for (const args of [['migrate', 'up'], ['migrate', 'down'], ['migrate', 'fresh', '--yes']]) {
+    for (const args of [['migrate', 'up'], ['migrate', 'down', '--yes'], ['migrate', 'fresh', '--yes']]) {
       const result = await runCli(args, { cwd: dir.path, env: env(db) });
       assert.equal(result.code, 1, args.join(' '));
       assert.match(result.stderr, /newer schema than this build of autosolve \(unknown migrations: 999-from-the-future\)/);

@@ -2,21 +2,37 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { MIGRATION_NAMES, openDatabase, SchemaMigrator } from '../infra/store/index.js';
-import { UsageError } from './errors.js';
+import { INSTANCE_STALE_MS } from '../composition/instance-heartbeat.js';
+import { currentInstance, MIGRATION_NAMES, openDatabase, SchemaMigrator, SqlInstanceRegistry, type Database } from '../infra/store/index.js';
+import { VERSION } from '../version.js';
+import { UsageError, UserFacingError } from './errors.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
 function databasePath(options: ConfigOption): string {
   return resolve(loadFor(options, false).config.database.sqlitePath);
 }
 
-async function withMigrator(options: ConfigOption | string, work: (migrator: SchemaMigrator, path: string) => Promise<void>): Promise<void> {
+async function withMigrator(options: ConfigOption | string, work: (migrator: SchemaMigrator, path: string) => Promise<void>, destructive?: string): Promise<void> {
   const database = openDatabase(typeof options === 'string' ? options : databasePath(options));
   try {
+    if (destructive !== undefined) await refuseWhileDaemonRuns(database, destructive);
     await work(new SchemaMigrator(database.db, database.path), database.path);
   } finally {
     await database.close();
   }
+}
+
+/** Deleting data under a running daemon would break it mid-work: name the daemon instead (the registry's own liveness rule). */
+async function refuseWhileDaemonRuns(database: Database, command: string): Promise<void> {
+  const registry = new SqlInstanceRegistry(database.db, currentInstance(), { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
+  const [daemon] = await registry.liveOthers();
+  if (!daemon) return;
+  throw new UserFacingError(
+    `an autosolve daemon pid ${daemon.pid} on host ${daemon.host} is using the database ${database.path} ` +
+      `(version ${daemon.version}, started ${daemon.startedAt}, last heartbeat ${daemon.heartbeatAt}); ` +
+      `\`autosolve ${command}\` would delete data under it: stop it first (on ${daemon.host}: kill ${daemon.pid}), then run the command again. ` +
+      `A daemon that died on another host counts as gone ${Math.round(INSTANCE_STALE_MS / 1000)}s after its last heartbeat.`,
+  );
 }
 
 function report(verb: string, names: readonly string[], path: string): void {
@@ -32,11 +48,18 @@ export function migrateCommand(): Command {
 
   withConfigOption(migrate.command('down'))
     .argument('[steps]', 'how many migrations to revert', '1')
-    .description('revert the last N migrations (default 1)')
-    .action((steps: string, options: ConfigOption) => {
+    .option('--yes', 'confirm that what the reverted migrations hold is to be deleted')
+    .description('revert the last N migrations (default 1; deletes what they hold; needs --yes)')
+    .action((steps: string, options: ConfigOption & { yes?: boolean }) => {
       const count = Number(steps);
       if (!Number.isInteger(count) || count < 1) throw new UsageError(`migrate down: expected a positive whole number of steps, got "${steps}"`);
-      return withMigrator(options, async (m, path) => report('reverted', await m.down(count), path));
+      const target = databasePath(options);
+      const command = `migrate down ${count} --yes`;
+      if (options.yes !== true) {
+        const what = count === 1 ? 'the last migration' : `the last ${count} migrations`;
+        throw new UsageError(`migrate down reverts ${what} of ${target}, deleting what they hold; to do that, run \`autosolve ${command}\``);
+      }
+      return withMigrator(target, async (m, path) => report('reverted', await m.down(count), path), command);
     });
 
   withConfigOption(migrate.command('status'))
@@ -65,10 +88,14 @@ export function migrateCommand(): Command {
       if (options.yes !== true) {
         throw new UsageError(`migrate fresh deletes every issue, queue job and cursor in ${target}; to do that, run \`autosolve migrate fresh --yes\``);
       }
-      return withMigrator(target, async (m, path) => {
-        await m.fresh();
-        process.stdout.write(`fresh schema applied (${path})\n`);
-      });
+      return withMigrator(
+        target,
+        async (m, path) => {
+          await m.fresh();
+          process.stdout.write(`fresh schema applied (${path})\n`);
+        },
+        'migrate fresh --yes',
+      );
     });
   return migrate;
 }

@@ -45,14 +45,23 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
   const abort = new AbortController();
   let graceTimer: NodeJS.Timeout | undefined;
   let graceExpired = false;
+  let lost: Error | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stop.signal.aborted) {
       log.warn({ signal }, `second ${signal}: exiting now`);
       process.exit(130);
     }
+    stopTaking(signal, new Error(`received ${signal}`), { signal });
+  };
+  // Another daemon took this one's registration over: stop as on SIGTERM, then exit 1 saying so.
+  const onLost = () => {
+    lost = app.registrationLost.reason as Error;
+    if (!stop.signal.aborted) stopTaking('registration lost', lost, {});
+  };
+  const stopTaking = (why: string, reason: Error, fields: Record<string, unknown>) => {
     const grace = formatSeconds(graceMs);
-    log.info({ signal, graceMs }, `${signal}: stopping; taking no new work, in-flight work has ${grace} to finish (scheduler.shutdownGrace)`);
-    stop.abort(new Error(`received ${signal}`));
+    log.info({ ...fields, graceMs }, `${why}: stopping; taking no new work, in-flight work has ${grace} to finish (scheduler.shutdownGrace)`);
+    stop.abort(reason);
     graceTimer = setTimeout(() => {
       graceExpired = true;
       log.error({ graceMs }, `shutdown grace of ${grace} expired; aborting the work still in flight (its jobs go back to the queue)`);
@@ -67,8 +76,10 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  app.registrationLost.addEventListener('abort', onLost, { once: true });
   try {
     const summary = await app.run(stop.signal, { once, inFlight: abort.signal });
+    if (lost) throw lost;
     if (graceExpired) {
       log.error({ graceMs }, 'stopped after the shutdown grace expired: in-flight work was aborted and its jobs returned to the queue');
       return EXIT_FAILURE;
@@ -88,6 +99,7 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
     log.info({ rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'done');
     return EXIT_OK;
   } catch (error) {
+    if (lost) throw new UserFacingError(lost.message, { cause: lost });
     if (stop.signal.aborted) {
       log.info('stopped during setup');
       return EXIT_OK;
@@ -99,6 +111,7 @@ export async function runUntilDone(app: App, log: Logger, once: boolean, graceMs
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    app.registrationLost.removeEventListener('abort', onLost);
     if (graceTimer) clearTimeout(graceTimer);
     await app.close();
   }

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { InstancesTable, Schema } from './schema.js';
 
 /** Who this process is, as recorded with its claims and its registration. */
@@ -59,6 +59,27 @@ export class InstanceConflictError extends Error {
   }
 }
 
+/**
+ * This daemon's registration is gone while it runs: another daemon took it
+ * over (it found this one's heartbeat stale), or the database was reset.
+ * Working on would make two daemons on one SQLite file.
+ */
+export class InstanceLostError extends Error {
+  constructor(path: string, self: InstanceIdentity, successor: InstanceRecord | undefined) {
+    const who = successor
+      ? `another daemon, pid ${successor.pid} on host ${successor.host} (version ${successor.version}, started ${successor.startedAt}), took it over`
+      : 'its row was removed (another daemon took it over and has stopped since, or the database was reset)';
+    const stopOther = successor ? `stop one of the two (on ${successor.host}: kill ${successor.pid}) or point database.sqlitePath at another file` : 'make sure no other daemon uses it';
+    super(
+      `this daemon (pid ${self.pid} on host ${self.host}) lost its registration in the database ${path}: ${who}. ` +
+        `Two daemons on one SQLite file would answer issues twice, so this one stopped taking work and shut down. ` +
+        `A registration is taken over when its heartbeat looks stale (a suspended machine, a stalled disk, clocks apart): ` +
+        `${stopOther}, then start this one again.`,
+    );
+    this.name = 'InstanceLostError';
+  }
+}
+
 export interface InstanceRegistryOptions {
   readonly version: string;
   /** How long a daemon on another host stays live without a heartbeat. */
@@ -105,6 +126,25 @@ export class SqlInstanceRegistry {
   async heartbeat(): Promise<boolean> {
     const result = await this.db.updateTable('instances').set({ heartbeat_at: this.#now().toISOString() }).where('id', '=', this.self.id).executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The other daemons registered and live by the rule `register` applies, for
+   * commands that must not change the database under a running daemon. None
+   * before the registry's migration (004) is applied.
+   */
+  async liveOthers(): Promise<InstanceRecord[]> {
+    const table = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'instances'`.execute(this.db);
+    if (table.rows.length === 0) return [];
+    const rows = await this.db.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
+    return rows.map(toRecord).filter((other) => this.#live(other));
+  }
+
+  /** Who holds the database now that this daemon's row is gone: the newest other registration, if any. */
+  async lost(path: string): Promise<InstanceLostError> {
+    // Naming the successor is a courtesy: an unreadable list must not hide that the registration is gone.
+    const others = (await this.list().catch(() => [])).filter((other) => other.id !== this.self.id);
+    return new InstanceLostError(path, this.self, others.at(-1));
   }
 
   async unregister(): Promise<void> {

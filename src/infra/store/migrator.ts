@@ -10,6 +10,7 @@ import * as leases from './migrations/004-leases.js';
 import * as setupFailures from './migrations/005-setup-failures.js';
 import * as jobReleases from './migrations/006-job-releases.js';
 import * as scrubbed from './migrations/007-scrubbed.js';
+import * as repositoryIdentity from './migrations/008-repository-identity.js';
 import type { Schema } from './schema.js';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -20,6 +21,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '005-setup-failures': setupFailures,
   '006-job-releases': jobReleases,
   '007-scrubbed': scrubbed,
+  '008-repository-identity': repositoryIdentity,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

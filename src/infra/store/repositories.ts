@@ -1,5 +1,5 @@
 /** Repositories the preflight validated, and what `status` reads about them. */
-import type { Kysely } from 'kysely';
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { RemoteRepository, RepositoryRef } from '../../domain/entities.js';
 import type { RepositoryRecorder } from '../../domain/ports.js';
 import type { Schema } from './schema.js';
@@ -14,17 +14,33 @@ export class SqlRepositoryStore implements RepositoryRecorder {
     this.#now = now ?? (() => new Date());
   }
 
+  /**
+   * Keyed by GitHub's id: a repository whose configured spelling changed
+   * (`acme/api` to `ACME/API`) or that was renamed (GitHub redirects the old
+   * name to the same id) keeps its row, so its cursors, first sync, issues
+   * and jobs; the row takes the configured spelling. Before its first
+   * validation a row has no id: then owner/name match case-insensitively.
+   */
   async record(configured: RepositoryRef, remote: RemoteRepository): Promise<number> {
     const now = this.#now().toISOString();
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .insertInto('repositories')
-        .values({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now, created_at: now })
-        .onConflict((oc) => oc.columns(['owner', 'name']).doUpdateSet({ github_id: remote.githubId, validated_at: now }))
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      await trx.deleteFrom('setup_failures').where('owner', '=', configured.owner).where('name', '=', configured.name).execute();
-      return row.id;
+      const existing =
+        (await trx.selectFrom('repositories').select('id').where('github_id', '=', remote.githubId).orderBy('id').executeTakeFirst()) ??
+        (await trx.selectFrom('repositories').select('id').where(sameName(configured)).executeTakeFirst());
+      const id = existing
+        ? (await trx
+            .updateTable('repositories')
+            .set({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now })
+            .where('id', '=', existing.id)
+            .returning('id')
+            .executeTakeFirstOrThrow()).id
+        : (await trx
+            .insertInto('repositories')
+            .values({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now, created_at: now })
+            .returning('id')
+            .executeTakeFirstOrThrow()).id;
+      await trx.deleteFrom('setup_failures').where(sameName(configured)).execute();
+      return id;
     });
   }
 
@@ -42,11 +58,15 @@ export class SqlRepositoryStore implements RepositoryRecorder {
     const row = await this.db
       .selectFrom('repositories')
       .select('id')
-      .where('owner', '=', repo.owner)
-      .where('name', '=', repo.name)
+      .where(sameName(repo))
       .executeTakeFirst();
     return row?.id;
   }
+}
+
+/** GitHub's owner and repository names are case-insensitive: `acme/api` is `ACME/API`. */
+export function sameName(repo: RepositoryRef): Expression<SqlBool> {
+  return sql<SqlBool>`owner = ${repo.owner} COLLATE NOCASE AND name = ${repo.name} COLLATE NOCASE`;
 }
 
 /** Small remembered facts (the rate-limit budget last seen, ...), as JSON. */

@@ -108,7 +108,7 @@ export class StatusReader {
       new SqlJobQueue(this.db).counts(),
       this.db.selectFrom('setup_failures').selectAll().execute(),
     ]);
-    const setupErrorOf = new Map(setupFailures.map((f) => [key(f), { error: f.error, at: f.failed_at }]));
+    const setupErrorOf = new Map(setupFailures.map((f) => [sameKey(f), { error: f.error, at: f.failed_at }]));
     const backlogOf = new Map<number, BacklogStatus>();
     if (backlog) for (const row of rows) backlogOf.set(row.id, await this.#backlog(row.id, row.first_synced_at, backlog));
     const jobsOf = new Map<number, QueueTotals>();
@@ -118,24 +118,24 @@ export class StatusReader {
       jobsOf.set(repositoryId, totals);
     }
     const issuesOf = new Map(issueCounts.map((c) => [c.repositoryId, { stored: c.stored, open: c.open }]));
-    const wanted = configured?.map((r) => key(r));
+    const wanted = configured?.map((r) => sameKey(r));
     const byName = new Map(
       rows.map((row): [string, RepositoryStatus] => [
-        key(row),
+        sameKey(row),
         {
           repository: key(row),
           owner: row.owner,
           name: row.name,
           id: row.id,
           githubId: row.github_id === null ? null : Number(row.github_id),
-          configured: wanted === undefined || wanted.includes(key(row)),
+          configured: wanted === undefined || wanted.includes(sameKey(row)),
           validated: row.validated_at !== null,
           validatedAt: row.validated_at,
           lastPolledAt: row.last_polled_at,
           lastPollAgeSeconds: ageSeconds(row.last_polled_at, now),
           lastError: row.last_error,
           lastErrorAt: row.last_error_at,
-          setupError: setupErrorOf.get(key(row)) ?? null,
+          setupError: setupErrorOf.get(sameKey(row)) ?? null,
           cursor: row.page === null ? null : { since: row.since, page: row.page, etag: row.etag },
           issues: issuesOf.get(row.id) ?? { stored: 0, open: 0 },
           jobs: jobsOf.get(row.id) ?? emptyTotals(),
@@ -144,7 +144,7 @@ export class StatusReader {
       ]),
     );
     if (configured === undefined) return [...byName.values()];
-    const listed = configured.map((ref) => byName.get(key(ref)) ?? neverValidated(ref, setupErrorOf.get(key(ref)) ?? null, backlog));
+    const listed = configured.map((ref) => byName.get(sameKey(ref)) ?? neverValidated(ref, setupErrorOf.get(sameKey(ref)) ?? null, backlog));
     const unlisted = [...byName.values()].filter((r) => !r.configured);
     return [...listed, ...unlisted];
   }
@@ -259,6 +259,11 @@ function emptyTotals(): QueueTotals {
 
 function key(repo: RepositoryRef): string {
   return `${repo.owner}/${repo.name}`;
+}
+
+/** GitHub's names are case-insensitive: `ACME/API` in the configuration is the row `acme/api`. */
+function sameKey(repo: RepositoryRef): string {
+  return key(repo).toLowerCase();
 }
 
 function ageSeconds(iso: string | null, now: Date): number | null {
