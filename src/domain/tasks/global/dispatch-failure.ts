@@ -109,8 +109,9 @@ export class DispatchFailures {
 
   /** A pass ended; `stoppedBy` is what made it stop claiming, if anything. */
   async passEnded(stoppedBy: unknown): Promise<void> {
-    // Only the backend's unavailability and pauses stop a pass (see failed()).
-    const reason = pauseReasonOf(stoppedBy) ?? (stoppedBy !== undefined && isRetryable(stoppedBy) ? 'unavailable' : undefined);
+    // The backend failed every job: its pause stands, unless a job went through since (which cleared it).
+    if (stoppedBy !== undefined && pauseReasonOf(stoppedBy) === undefined && isRetryable(stoppedBy)) return;
+    const reason = pauseReasonOf(stoppedBy);
     if (reason === undefined) await this.#resume();
     // Another worker's job went through after the pause was recorded: the pass still stopped for it.
     else if (this.#pause === undefined) await this.#paused(reason, stoppedBy);
