@@ -245,7 +245,7 @@ export class App {
       if (!(error instanceof SetupFailedError) || !error.failures.some((f) => f.kind === 'node')) throw error;
       const where = new URL(this.config.github.baseUrl);
       const advice = `GitHub did not answer at ${where.origin}${where.pathname.replace(/\/$/, '')}: check github.baseUrl and the network`;
-      throw new SetupFailedError(error.failures, thePlan.setup.length, error.budgetMs, advice);
+      throw new SetupFailedError(error.failures, error.total, error.budgetMs, advice);
     });
     const setupMs = Date.now() - setupStarted;
     const partitions = await this.#partitions(configured);

@@ -123,6 +123,6 @@ describe('configuration shapes people write', () => {
     assert.match(prefixed.stdout, /level: debug/, 'AUTOSOLVE_LOG_LEVEL overrides LOG_LEVEL');
     const wrong = await levels('', { LOG_LEVEL: 'verbose' });
     assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /LOG_LEVEL: expected debug, info, warn, error, got "verbose"/);
+    assert.match(wrong.stderr, /LOG_LEVEL: expected trace, debug, info, warn, error, fatal, silent, got "verbose"/);
   });
 });

@@ -110,6 +110,8 @@ void describe('autosolve demo', () => {
     const total = new RegExp(`^\\s+total\\s+${expected.issues}\\s+${expected.outcomes.size}\\s+${answered}\\s+${skipped}\\s+${answered}$`, 'm');
     assert.match(result.stdout, total);
     assert.match(result.stdout, /repositories validated 3\/3/);
+    const counted = [...result.stdout.matchAll(/repositories validated (\d+)\/(\d+)/g)].map((m) => `${m[1]}/${m[2]}`);
+    assert.deepEqual([...new Set(counted)].filter((c) => !['0/3', '1/3', '2/3', '3/3'].includes(c)), [], 'validated repositories, not setup jobs, are counted');
     assert.match(result.stdout, new RegExp(`jobs done ${expected.outcomes.size}/${expected.outcomes.size}`));
     assert.equal(result.stdout.match(/^Example comment \d of 2: /gm)?.length, 2);
     assert.equal(result.stdout.match(/^ {2}│ <!-- autosolve -->$/gm)?.length, 2, 'the comments as posted, marker included');

@@ -119,6 +119,7 @@ describe('setup within its budget', () => {
     for (const line of progress) assert.match(line.msg, new RegExp(`cannot validate acme/api: .*ECONNREFUSED ${address}`));
     assert.match(result.stderr, new RegExp(`acme/api: .*could not reach GitHub \\(ECONNREFUSED.*${address}`));
     assert.match(result.stderr, new RegExp(`GitHub did not answer at http://${address}: check github.baseUrl and the network`));
+    assert.match(result.stderr, /setup failed for 1 of 1 repositories; no worker was started/, 'one repository configured: counted as one, not as its preflights');
   });
 });
 

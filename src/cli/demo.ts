@@ -223,8 +223,9 @@ function hooksFor(progress: DemoProgress, failures: Map<string, string>): AppHoo
     writeMinIntervalMs: WRITE_INTERVAL_MS,
     schedulerObserver: {
       passSucceeded: (job) => {
-        // Setup jobs (the repository validators) are the ones without a scope.
-        if (!('scope' in job)) progress.repositoryValidated(job.name);
+        // Setup jobs are the ones without a scope; of those, only the validator says a repository is valid
+        // (the backlog reconciler runs alongside it, per repository too).
+        if (!('scope' in job) && job.resource === 'repository-validator') progress.repositoryValidated(job.name);
       },
       passFailed: (job, error) => {
         failures.set(job.name, describeError(error));

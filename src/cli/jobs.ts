@@ -187,7 +187,11 @@ function listTable(found: readonly QueueJobRecord[], state: QueueJobState | unde
   const idWidth = Math.max(2, ...found.map((j) => String(j.id).length));
   const targets = found.map(target);
   const targetWidth = Math.min(28, Math.max(5, ...targets.map((t) => t.length)));
-  const header = [pad('ID', idWidth, true), pad('STATE', 7), pad('TRIES', 5), pad('WHEN', 10), pad('ISSUE', targetWidth), 'TITLE / LAST ERROR'];
+  // The outcome tells a dry run (or a skipped issue) from an answer: all of them are `done`. Only
+  // done jobs have one: a list without any keeps the width for the error.
+  const outcomeWidth = found.some((j) => j.outcome !== null) ? Math.max(7, ...found.map((j) => (j.outcome ?? '-').length)) : 0;
+  const outcome = (text: string): string[] => (outcomeWidth > 0 ? [pad(text, outcomeWidth)] : []);
+  const header = [pad('ID', idWidth, true), pad('STATE', 7), ...outcome('OUTCOME'), pad('TRIES', 5), pad('WHEN', 10), pad('ISSUE', targetWidth), 'TITLE / LAST ERROR'];
   const lines = [header.join('  ')];
   found.forEach((job, i) => {
     // A failing job's error says more than its title.
@@ -195,6 +199,7 @@ function listTable(found: readonly QueueJobRecord[], state: QueueJobState | unde
     const cells = [
       pad(String(job.id), idWidth, true),
       pad(job.state, 7),
+      ...outcome(job.outcome ?? '-'),
       pad(`${job.attempts}/${job.maxAttempts}`, 5),
       pad(fit(when(job, now), 10), 10),
       pad(fit(targets[i] ?? '', targetWidth), targetWidth),

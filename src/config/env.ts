@@ -67,7 +67,8 @@ function applyLogLevel(raw: Record<string, unknown>, env: Env, problems: string[
 export function debugRequested(env: Env): boolean {
   if (/^(true|1|yes)$/i.test(env.AUTOSOLVE_LOG_DEBUG ?? '')) return true;
   const level = env.AUTOSOLVE_LOG_LEVEL ?? env.LOG_LEVEL;
-  return level?.trim().toLowerCase() === 'debug';
+  const lowered = level?.trim().toLowerCase();
+  return lowered === 'debug' || lowered === 'trace';
 }
 
 function fromEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string } {

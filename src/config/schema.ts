@@ -70,7 +70,8 @@ const repository = z.preprocess((value, ctx) => {
   return z.NEVER;
 }, repositoryObject);
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+/** pino's levels, lowest first, as Node deployments set them (`silent`: no log lines at all). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
@@ -80,7 +81,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Debug-level logs (unless `level` says otherwise) and stack traces. Default false. */
       debug: z.boolean().default(false),
-      /** The lowest level written: debug, info, warn or error (any case). Default: debug when `debug` is true, else info. */
+      /** The lowest level written: trace, debug, info, warn, error, fatal or silent (any case). Default: debug when `debug` is true, else info. */
       level: z.preprocess((value) => (typeof value === 'string' ? value.trim().toLowerCase() : value), z.enum(LOG_LEVELS)).optional(),
       /** Add the source file to log lines (accepted from the Go config; pino has no cheap equivalent). Default false. */
       source: z.boolean().default(false),
@@ -89,7 +90,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     // One answer for everyone downstream: the level to log at, and whether to show stack traces.
-    .transform(({ level, debug, ...rest }) => ({ debug: debug || level === 'debug', level: level ?? (debug ? 'debug' : 'info'), ...rest })),
+    .transform(({ level, debug, ...rest }) => ({ debug: debug || level === 'debug' || level === 'trace', level: level ?? (debug ? 'debug' : 'info'), ...rest })),
   database: z
     .strictObject({
       /**

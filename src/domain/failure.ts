@@ -28,8 +28,11 @@ export interface Classified {
  * - `credential`: a token or API key was rejected (GitHub 401, a model server's 401/403).
  * - `permission`: the token works but lacks a scope or permission (a GitHub 403 that is not a rate limit).
  * - `configuration`: the configuration names something the backend does not have (a model, an endpoint path).
+ * - `unavailable`: the backend (the model server, GitHub) fails for every job: unreachable, or 5xx/429.
+ *   Adapters do not attach it (they classify such failures `node`/`service`, retried);
+ *   the dispatcher records it when no job gets through, so a dead model never looks healthy.
  */
-export const PAUSE_REASONS = ['credential', 'permission', 'configuration'] as const;
+export const PAUSE_REASONS = ['credential', 'permission', 'configuration', 'unavailable'] as const;
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 export interface PausesWork {

@@ -213,8 +213,11 @@ export interface DispatchQueue {
   renew(job: QueueJob, leaseMs: number): Promise<boolean>;
   /** `scrubbed`: secrets removed from the comment before it was posted (default 0). */
   complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void>;
-  /** Back to pending without spending the attempt (the backend was unavailable). */
-  release(job: QueueJob, delayMs: number): Promise<void>;
+  /**
+   * Back to pending without spending the attempt (the backend was unavailable).
+   * `error`: why, recorded as the job's last error (`jobs show`). Default: the last error stays as it was.
+   */
+  release(job: QueueJob, delayMs: number, error?: string): Promise<void>;
   /**
    * Back to pending without spending an attempt, like release(), but counted:
    * the backend failed on this job while it answered others. Dead with `error`

@@ -24,14 +24,19 @@ export class SetupFailedError extends Error {
   readonly failures: readonly SetupFailure[];
   /** Set when the setup budget ran out before every preflight was done. */
   readonly budgetMs: number | undefined;
-  /** `advice`: a last line saying what to check. */
+  /** Repositories set up (not preflights: several run per repository). */
+  readonly total: number;
+  /** `total`: repositories; `advice`: a last line saying what to check. */
   constructor(failures: readonly SetupFailure[], total: number, budgetMs?: number, advice?: string) {
     const lines = failures.map((f) => `  - ${f.repository}: ${f.reason}`).join('\n');
     const ranOut = budgetMs === undefined ? '' : ` (scheduler.setupBudget of ${formatWait(budgetMs)} ran out)`;
-    super(`setup failed for ${failures.length} of ${total} repositories${ranOut}; no worker was started:\n${lines}${advice ? `\n${advice}` : ''}`);
+    // Two preflights of one repository may both fail: it is one repository.
+    const failed = new Set(failures.map((f) => f.repository)).size;
+    super(`setup failed for ${failed} of ${total} repositories${ranOut}; no worker was started:\n${lines}${advice ? `\n${advice}` : ''}`);
     this.name = 'SetupFailedError';
     this.failures = failures;
     this.budgetMs = budgetMs;
+    this.total = total;
   }
 }
 

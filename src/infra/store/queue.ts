@@ -119,12 +119,13 @@ export class SqlJobQueue implements DispatchQueue {
       .execute();
   }
 
-  async release(job: QueueJob, delayMs: number): Promise<void> {
+  async release(job: QueueJob, delayMs: number, error?: string): Promise<void> {
     const now = this.#now();
     await this.#ownRow(job)
       .set((eb) => ({
         state: 'pending',
         attempts: eb('attempts', '-', 1),
+        ...(error === undefined ? {} : { last_error: error.slice(0, 4000) }),
         run_after: new Date(now.getTime() + delayMs).toISOString(),
         ...NO_CLAIM,
         updated_at: now.toISOString(),

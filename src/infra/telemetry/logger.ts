@@ -46,8 +46,8 @@ export interface LoggerOptions {
   /** Default: stdout. */
   readonly destination?: NodeJS.WritableStream & { isTTY?: boolean };
   /**
-   * The lowest level written (`log.level` / `LOG_LEVEL`: debug, info, warn, error; `silent` for
-   * commands that print their own output). Default: debug when `debug` is set, else info.
+   * The lowest level written (`log.level` / `LOG_LEVEL`: trace, debug, info, warn, error, fatal,
+   * silent; `silent` also for commands that print their own output). Default: debug when `debug` is set, else info.
    */
   readonly level?: pino.LevelWithSilent | undefined;
 }
@@ -76,7 +76,7 @@ export function createLogger(options: LoggerOptions): Logger {
       translateTime: 'SYS:HH:MM:ss',
       ignore: 'pid,hostname',
       messageFormat: '{if job}[{job}] {end}{msg}',
-      hideObject: !options.debug && level !== 'debug',
+      hideObject: !options.debug && level !== 'debug' && level !== 'trace',
     }),
   );
 }

@@ -159,7 +159,7 @@ export class DaemonMetrics {
 
     this.#dispatcherPaused = new Gauge({
       name: `${PREFIX}dispatcher_paused`,
-      help: '1 while the dispatcher is paused by a failure of the daemon, not of a job (credential, permission, configuration), by reason; else 0.',
+      help: '1 while the dispatcher is paused by a failure of the daemon, not of a job (credential, permission, configuration, or the backend unavailable for every job), by reason; else 0.',
       labelNames: ['reason'],
       registers,
     });

@@ -8,7 +8,9 @@
  *   stops claiming, and the scheduler retries the pass after its backoff. The
  *   pause clears when a job goes the whole way again, or a pass ends without it.
  * - The backend unavailable (transport failed, 5xx, 429): the job goes back
- *   without spending an attempt and the dispatcher backs off. Except when the
+ *   without spending an attempt, with the cause as its last error, and the
+ *   dispatcher pauses (`unavailable`) and backs off: a dead model server must
+ *   not look healthy. The pause clears like the others. Except when the
  *   backend keeps answering other jobs while failing this one: then it is this
  *   job's trouble, the release is counted, the dispatcher carries on with the
  *   others, and after MAX_RELEASES the job is dead with the reason.
@@ -93,7 +95,7 @@ export class DispatchFailures {
     const { queue, log } = this.deps;
     const reason = pauseReasonOf(error);
     if (reason !== undefined) {
-      await queue.release(job, 0);
+      await queue.release(job, 0, describeError(error));
       await this.#paused(reason, error);
       return error;
     }
@@ -107,6 +109,8 @@ export class DispatchFailures {
 
   /** A pass ended; `stoppedBy` is what made it stop claiming, if anything. */
   async passEnded(stoppedBy: unknown): Promise<void> {
+    // The backend failed every job: its pause stands, unless a job went through since (which cleared it).
+    if (stoppedBy !== undefined && pauseReasonOf(stoppedBy) === undefined && isRetryable(stoppedBy)) return;
     const reason = pauseReasonOf(stoppedBy);
     if (reason === undefined) await this.#resume();
     // Another worker's job went through after the pause was recorded: the pass still stopped for it.
@@ -121,8 +125,9 @@ export class DispatchFailures {
     // Only this job fails while the backend answers others: its own trouble.
     const alone = this.#everWentThrough && !this.#backendDown && this.#failing.size === 1;
     if (!alone) {
-      await queue.release(job, 0);
+      await queue.release(job, 0, described);
       log.warn({ ...where, error: described }, `${where.repository}#${where.issue}: backend unavailable; job returned to the queue without spending an attempt`);
+      await this.#paused('unavailable', error);
       return error;
     }
     const { state, releases } = await queue.releaseCounted(
