@@ -11,46 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, startCli, tempDir } from './support/cli.js';
-import { daemonConfig, inspectDatabase, simulator } from './support/daemon.js';
+import { daemonConfig, jobsOf, simulator, statusJson, waitFor } from './support/daemon.js';
+import { modelServer, ollamaAnswer } from './support/model-server.js';
 
 const LABELLED = ['autosolve'];
 const ANSWERING = { issues: { requiredLabel: 'autosolve' } };
-
-function jobsOf(database: string) {
-  return inspectDatabase(database, (db) =>
-    db.prepare('SELECT j.id, j.state, j.attempts, j.releases, j.outcome, j.last_error, i.number FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number').all() as Array<{
-      id: number; state: string; attempts: number; releases: number; outcome: string | null; last_error: string | null; number: number;
-    }>,
-  );
-}
-
-interface StatusJson {
-  readonly dispatcher: { readonly paused: boolean; readonly reason?: string; readonly message?: string };
-}
-
-async function statusJson(file: string, cwd: string): Promise<StatusJson> {
-  const result = await runCli(['status', '--json', '--config', file], { cwd });
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as StatusJson;
-}
-
-/** Plays Ollama's /api/chat: `reply` decides each answer. */
-async function ollamaServer(reply: () => { status: number; body: unknown }): Promise<{ server: Server; url: string; requests: () => number }> {
-  let requests = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      requests++;
-      const answer = reply();
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
-}
-
-const answered = { status: 200, body: { model: 'llama3.1', message: { role: 'assistant', content: 'Look at the parser.' }, done: true } };
 
 /** An address where nothing listens: a port just given back by the system. */
 async function refusingAddress(): Promise<string> {
@@ -60,16 +25,6 @@ async function refusingAddress(): Promise<string> {
   const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
   await new Promise((resolve) => probe.close(resolve));
   return url;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('a model server that is down', () => {
@@ -117,7 +72,7 @@ describe('a model server that is down', () => {
     assert.match(shown.stdout, /dispatcher {2}PAUSED \(unavailable\)/);
 
     // The server is up: the next run answers both and the pause is gone.
-    const ollama = await ollamaServer(() => answered);
+    const ollama = await modelServer(() => ollamaAnswer('Look at the parser.'));
     model = ollama.server;
     daemonConfig(dir.path, sim, ['acme/api'], settings(ollama.url));
     const resumed = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
@@ -130,7 +85,7 @@ describe('a model server that is down', () => {
   it('an Ollama answering 500 to every job makes a running daemon not ready: /readyz is 503 with the cause and the metric says unavailable, until it answers', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [1, 2].map((n) => ({ title: `Bug ${n}`, labels: LABELLED })) }]);
     let healthy = false;
-    const ollama = await ollamaServer(() => (healthy ? answered : { status: 500, body: { error: 'llama runner process has terminated' } }));
+    const ollama = await modelServer(() => (healthy ? ollamaAnswer('Look at the parser.') : { status: 500, body: { error: 'llama runner process has terminated' } }));
     model = ollama.server;
     const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'ollama' }, ollama: { endpoint: ollama.url, model: 'llama3.1' }, http: { listen: '127.0.0.1:0' } });
     const daemon = startCli(['run', '--config', config.file], { cwd: dir.path });

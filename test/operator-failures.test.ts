@@ -6,15 +6,14 @@
  * after a bounded number of releases; `run --once` says so with its exit code.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { failureKindOf, pauseReasonOf } from '../src/domain/failure.js';
 import { GitHubClient } from '../src/infra/github/index.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, startCli, tempDir } from './support/cli.js';
-import { daemonConfig, inspectDatabase, simulator, TOKEN } from './support/daemon.js';
+import { daemonConfig, inspectDatabase, jobsOf, simulator, statusJson, TOKEN, waitFor } from './support/daemon.js';
+import { modelServer, ollamaAnswer } from './support/model-server.js';
 
 const LABELLED = ['autosolve'];
 const ANSWERING = { issues: { requiredLabel: 'autosolve' } };
@@ -22,61 +21,12 @@ const COMMENTS = /^\/repos\/acme\/api\/issues\/\d+\/comments$/;
 const API_KEY = 'sk-operator-test-5e5e5e-never-print-me';
 const EXIT_JOBS_DEAD = 3;
 
-function jobsOf(database: string) {
-  return inspectDatabase(database, (db) =>
-    db.prepare('SELECT j.id, j.state, j.attempts, j.releases, j.outcome, j.last_error, i.number FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number').all() as Array<{
-      id: number; state: string; attempts: number; releases: number; outcome: string | null; last_error: string | null; number: number;
-    }>,
-  );
-}
-
 function everything(database: string): string {
   return inspectDatabase(database, (db) =>
     ['jobs', 'state', 'sync_cursors'].map((table) => JSON.stringify(db.prepare(`SELECT * FROM ${table}`).all())).join('\n'),
   );
 }
 
-interface StatusJson {
-  readonly dispatcher: { readonly paused: boolean; readonly reason?: string; readonly message?: string; readonly since?: string };
-}
-
-async function statusJson(file: string, cwd: string): Promise<StatusJson> {
-  const result = await runCli(['status', '--json', '--config', file], { cwd });
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as StatusJson;
-}
-
-/** A model server: Ollama's /api/chat or OpenAI's /v1/chat/completions, answered by `reply`. */
-async function modelServer(reply: (prompt: string, path: string) => { status: number; body: unknown }): Promise<{ server: Server; url: string; prompts: string[] }> {
-  const prompts: string[] = [];
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (raw += chunk));
-    req.on('end', () => {
-      const messages = (JSON.parse(raw) as { messages: Array<{ role: string; content: string }> }).messages;
-      const prompt = messages.find((m) => m.role === 'user')?.content ?? '';
-      prompts.push(prompt);
-      const answer = reply(prompt, req.url ?? '');
-      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, prompts };
-}
-
-const ollamaAnswer = (text: string) => ({ status: 200, body: { model: 'llama3.1', message: { role: 'assistant', content: text }, done: true } });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('failures an operator sees', () => {
   let dir: { path: string; cleanup: () => void };

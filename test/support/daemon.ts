@@ -1,9 +1,10 @@
 /** A simulator and a config file pointing the daemon at it, for CLI tests. */
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { startSimulator, type SimIssueInput, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import { writeFile } from './cli.js';
+import { runCli, writeFile } from './cli.js';
 
 export const TOKEN = 'sim-token-for-tests-0123456789';
 
@@ -65,4 +66,35 @@ export function inspectDatabase<T>(path: string, look: (db: BetterSqlite3.Databa
 
 export function listRequests(sim: Simulator, repository?: string) {
   return sim.requests.filter((r) => r.method === 'GET' && /^\/repos\/[^/]+\/[^/]+\/issues$/.test(r.path) && (!repository || r.path === `/repos/${repository}/issues`));
+}
+
+/** Queue jobs with their issue numbers, by issue number. */
+export function jobsOf(database: string) {
+  return inspectDatabase(database, (db) =>
+    db.prepare('SELECT j.id, j.state, j.attempts, j.releases, j.outcome, j.last_error, i.number FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number').all() as Array<{
+      id: number; state: string; attempts: number; releases: number; outcome: string | null; last_error: string | null; number: number;
+    }>,
+  );
+}
+
+export interface StatusJson {
+  readonly dispatcher: { readonly paused: boolean; readonly reason?: string; readonly message?: string; readonly since?: string };
+}
+
+/** `autosolve status --json`, which must succeed. */
+export async function statusJson(file: string, cwd: string): Promise<StatusJson> {
+  const result = await runCli(['status', '--json', '--config', file], { cwd });
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as StatusJson;
+}
+
+/** Polls `probe` every 100 ms until it gives a value, or fails naming `what` after the deadline. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, deadlineMs = 60_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

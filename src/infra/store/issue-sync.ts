@@ -23,6 +23,7 @@ export interface IssueSyncOptions {
 export class SqlIssueSyncStore implements IssueSyncStore {
   readonly #now: () => Date;
   readonly #statements = new StatementCache();
+  readonly #firstSyncs = new Map<number, string>();
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -70,6 +71,9 @@ export class SqlIssueSyncStore implements IssueSyncStore {
   }
 
   async markFirstSync(repositoryId: number): Promise<{ at: string; first: boolean }> {
+    // It never moves once set: remembered, so that a steady-state pass (one 304) costs no write.
+    const known = this.#firstSyncs.get(repositoryId);
+    if (known !== undefined) return { at: known, first: false };
     // Whole seconds, as GitHub writes updated_at: an issue touched in the same second counts as new.
     const now = new Date(Math.floor(this.#now().getTime() / 1000) * 1000).toISOString();
     // Only a NULL is filled in: the first sync time never moves, whoever calls later.
@@ -80,7 +84,9 @@ export class SqlIssueSyncStore implements IssueSyncStore {
       .where('first_synced_at', 'is', null)
       .executeTakeFirst();
     const row = await this.db.selectFrom('repositories').select('first_synced_at').where('id', '=', repositoryId).executeTakeFirst();
-    return { at: row?.first_synced_at ?? now, first: Number(result.numUpdatedRows) > 0 };
+    const at = row?.first_synced_at ?? now;
+    this.#firstSyncs.set(repositoryId, at);
+    return { at, first: Number(result.numUpdatedRows) > 0 };
   }
 
   /** Upserts every issue; returns the GitHub ids that are new or changed. */
