@@ -37,7 +37,7 @@ describe('configuration shapes people write', () => {
     );
     const result = await runCli(['config', 'check', '--config', file], { cwd: dir.path, env: TOKEN_ENV });
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /minInterval: 1s/, 'defaults apply to the empty section');
+    assert.match(result.stdout, /pointsPerMinute: 600/, 'defaults apply to the empty section');
     assert.match(result.stdout, /provider: ollama/);
   });
 

@@ -153,7 +153,9 @@ function mergeRepositories(repositories: Config['github']['repositories'], warni
 function runRequirements(config: Config): string[] {
   const problems: string[] = [];
   if (!config.github.token) problems.push('github.token: required (or set AUTOSOLVE_GITHUB_TOKEN or GITHUB_TOKEN)');
-  if (config.github.repositories.length === 0) problems.push('github.repositories: list at least one repository (owner and name)');
+  if (config.github.repositories.length === 0 && config.github.organizations.length === 0) {
+    problems.push('github.repositories: list at least one repository (owner and name), or an organisation under github.organizations');
+  }
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
   if (config.ai.provider === 'command' && !config.ai.command.run) problems.push('ai.command.run: required when ai.provider is command (an argv list)');
   return problems;

@@ -3,7 +3,7 @@ import { formatDuration } from './duration.js';
 import type { Config } from './schema.js';
 
 const SECRET_KEYS = new Set(['token', 'apiKey']);
-const DURATION_KEYS = new Set(['httpClientTimeout', 'minInterval', 'parseInterval', 'timeout', 'visibilityTimeout', 'retryDelay', 'setupBudget', 'shutdownGrace']);
+const DURATION_KEYS = new Set(['httpClientTimeout', 'minInterval', 'parseInterval', 'timeout', 'visibilityTimeout', 'retryDelay', 'setupBudget', 'shutdownGrace', 'discoveryInterval', 'reconcileInterval', 'cpuPerMinute']);
 
 export function mask(secret: string): string {
   return secret ? `*** (set, ${secret.length} characters)` : '(not set)';

@@ -70,6 +70,25 @@ const repository = z.preprocess((value, ctx) => {
   return z.NEVER;
 }, repositoryObject);
 
+/** Repository-name globs such as `api-*` or `*-service`: `*` any run of characters, `?` one character. */
+const nameGlob = z.string().regex(/^[A-Za-z0-9_.*?-]+$/, 'expected a repository-name glob (letters, digits, "-", "_", ".", "*", "?")');
+
+/** An organisation to watch whole: its name, or `{ name, include, exclude, topics }`. */
+const organization = z
+  .union([
+    z.string().regex(GITHUB_NAME, 'expected an organisation name (letters, digits, "-", "_", ".")'),
+    z.strictObject({
+      name: z.string().regex(GITHUB_NAME, 'expected an organisation name (letters, digits, "-", "_", ".")'),
+      /** Only repositories whose name matches one of these globs. Default: all. */
+      include: z.array(nameGlob).default([]),
+      /** Repositories whose name matches one of these globs are left out. Default: none. */
+      exclude: z.array(nameGlob).default([]),
+      /** Only repositories carrying every one of these topics. Default: no condition. */
+      topics: z.array(z.string().min(1)).default([]),
+    }),
+  ])
+  .transform((entry) => (typeof entry === 'string' ? { name: entry, include: [], exclude: [], topics: [] } : entry));
+
 /** pino's levels, lowest first, as Node deployments set them (`silent`: no log lines at all). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -109,14 +128,43 @@ export const configSchema = z.strictObject({
       baseUrl: httpUrl.default('https://api.github.com'),
       /** The repositories to watch: `{ owner, name }` or `owner/name`. Names differing only in case are merged by the loader. */
       repositories: z.array(repository).default([]),
+      /**
+       * Organisations watched whole: every repository the token can see in each (archived ones
+       * skipped), found again every discoveryInterval. A name, or `{ name, include, exclude, topics }`.
+       */
+      organizations: z.array(organization).default([]),
+      /** How often the organisations' repositories are listed again. Default 1h. */
+      discoveryInterval: duration(3_600_000, { positive: true }),
+      fleet: z
+        .strictObject({
+          /**
+           * How changes are found: `auto` (the daemon chooses per repository: an organisation's issue
+           * stream, per-repository polls while they fit the budget, GraphQL sweeps beyond), or
+           * `walk`, `stream`, `sweep` for every repository. Default auto.
+           */
+          detection: z.enum(['auto', 'walk', 'stream', 'sweep']).default('auto'),
+          /** How often repositories found through streams or sweeps are checked in full; quiet ones less often. Default 30m. */
+          reconcileInterval: duration(1_800_000, { positive: true }),
+          /** Repositories walked at once. Default 8. */
+          walkConcurrency: z.number().int().positive().default(8),
+          /** Repositories per GraphQL sweep query to start with; it adapts to latency and errors. Default 40. */
+          sweepBatch: z.number().int().min(1).max(100).default(40),
+        })
+        .prefault({}),
       /** Per-request timeout. Default 30s. */
       httpClientTimeout: duration(30_000, { positive: true }),
       rateLimit: z
         .strictObject({
-          /** Minimum gap between two requests, for all repositories together. Default 1s (≤ 3,600 requests/hour). */
-          minInterval: duration(1_000),
-          /** Requests in flight at once. Default 8. */
+          /** A fixed minimum gap between two requests, on top of the budgets below. Default 0 (the budgets pace). */
+          minInterval: duration(0),
+          /** Requests in flight at once (GitHub allows 100). Default 8. */
           maxConcurrent: z.number().int().positive().default(8),
+          /** REST secondary-limit points spent per minute at most: a GET is 1, a write 5 (GitHub allows 900). Default 600. */
+          pointsPerMinute: z.number().int().positive().default(600),
+          /** GraphQL secondary-limit points per minute at most: a query is 1, a mutation 5 (GitHub allows 2,000). Default 1000. */
+          graphqlPointsPerMinute: z.number().int().positive().default(1_000),
+          /** GitHub's server time, estimated from response times, per minute at most (GitHub allows 90 s, 60 s of it GraphQL). Default 60s. */
+          cpuPerMinute: duration(60_000, { positive: true }),
         })
         .prefault({}),
       issues: z
