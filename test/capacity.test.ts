@@ -69,6 +69,8 @@ void describe('capacity projection', () => {
   void it('prices a sweep query as GitHub does', () => {
     assert.equal(sweepQueryCost(1), 1);
     assert.equal(sweepQueryCost(50), 1);
+    assert.equal(sweepQueryCost(60), 1);
+    assert.equal(sweepQueryCost(75), 2);
     assert.equal(sweepQueryCost(100), 2);
   });
 });

@@ -68,9 +68,13 @@ const HOUR_MS = 3_600_000;
 const DEFAULT_REST_MS = 300;
 const DEFAULT_GRAPHQL_MS = 1_000;
 
-/** GitHub's cost of one sweep query: two `first: 1` connections per repository, a point per 100, at least 1. */
+/**
+ * GitHub's cost of one sweep query: two `first: 1` connections per
+ * repository, one request each; their sum divided by 100 and rounded to the
+ * nearest whole number, at least 1.
+ */
 export function sweepQueryCost(batch: number): number {
-  return Math.max(1, Math.ceil((2 * batch) / 100));
+  return Math.max(1, Math.round((2 * batch) / 100));
 }
 
 export function projectCapacity(input: CapacityInput): Capacity {
