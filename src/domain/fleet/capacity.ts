@@ -36,7 +36,7 @@ export interface CapacityInput {
   readonly discoveryPages: number;
   readonly discoveryIntervalMs: number;
   readonly budget: CapacityBudget;
-  /** Average response times lately; before any is measured, 300 ms and 1 s. */
+  /** Average response times lately; before any is measured, 200 ms and 1 s. */
   readonly measured?: { readonly restMs?: number; readonly graphqlMs?: number };
 }
 
@@ -65,7 +65,7 @@ export const DETECTION_SHARE = 0.8;
 const GRAPHQL_CPU_SHARE = 2 / 3;
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
-const DEFAULT_REST_MS = 300;
+const DEFAULT_REST_MS = 200;
 const DEFAULT_GRAPHQL_MS = 1_000;
 
 /**
