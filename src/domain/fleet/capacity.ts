@@ -8,7 +8,8 @@
 import type { DetectionPath } from './types.js';
 
 /** What bounds a path's interval: the configuration, or one of GitHub's limits. */
-export type CapacityBound = 'interval' | 'rest-points' | 'graphql-points' | 'graphql-primary' | 'cpu-time' | 'min-interval';
+export const CAPACITY_BOUNDS = ['interval', 'rest-points', 'graphql-points', 'graphql-primary', 'cpu-time', 'min-interval'] as const;
+export type CapacityBound = (typeof CAPACITY_BOUNDS)[number];
 
 export interface CapacityBudget {
   /** github.rateLimit.pointsPerMinute. */

@@ -11,6 +11,8 @@ import type { GitHubTelemetry } from '../github/index.js';
 import type { SchedulerObserver } from '../../schedule/scheduler.js';
 import { QUEUE_JOB_STATES, type QueueJobState } from '../../domain/ports.js';
 import { PAUSE_REASONS, type PauseReason } from '../../domain/failure.js';
+import { CAPACITY_BOUNDS, type Capacity } from '../../domain/fleet/capacity.js';
+import { DETECTION_PATHS } from '../../domain/fleet/types.js';
 
 export type PollOutcome = 'changed' | 'not_modified' | 'error';
 
@@ -58,6 +60,9 @@ export class DaemonMetrics {
   readonly #commentsPosted: Counter<'repository'>;
   readonly #jobsSettled: Counter<'outcome'>;
   readonly #dispatcherPaused: Gauge<'reason'>;
+  readonly #fleetMembers: Gauge<'path'>;
+  readonly #projectedLatency: Gauge<'path'>;
+  readonly #detectionBound: Gauge<'path' | 'bound'>;
 
   /** GET responses and 304s so far, for the ratio gauge. */
   #getResponses = 0;
@@ -165,6 +170,25 @@ export class DaemonMetrics {
     });
     this.dispatcherPaused(null);
 
+    this.#fleetMembers = new Gauge({
+      name: `${PREFIX}fleet_repositories`,
+      help: 'Repositories watched, by detection path (walk, stream, sweep).',
+      labelNames: ['path'],
+      registers,
+    });
+    this.#projectedLatency = new Gauge({
+      name: `${PREFIX}detection_latency_projected_seconds`,
+      help: 'Projected p95 time from an issue update to its job being queued, by detection path, inside the budgets.',
+      labelNames: ['path'],
+      registers,
+    });
+    this.#detectionBound = new Gauge({
+      name: `${PREFIX}detection_bound`,
+      help: '1 for what bounds each detection path\'s interval (interval: the configuration; otherwise the budget that stretched it), else 0.',
+      labelNames: ['path', 'bound'],
+      registers,
+    });
+
     const { queueCounts, onCollectError } = options;
     // The read of the current scrape; the error counter waits for it so that
     // the scrape that failed already shows the failure.
@@ -261,6 +285,16 @@ export class DaemonMetrics {
   /** The dispatcher paused for `reason`, or resumed (`null`). Every reason has a series, so alerts can test for 1. */
   dispatcherPaused(pause: { readonly reason: PauseReason } | null): void {
     for (const reason of PAUSE_REASONS) this.#dispatcherPaused.set({ reason }, pause?.reason === reason ? 1 : 0);
+  }
+
+  /** The capacity projection, each time it is made again. */
+  fleetProjected(capacity: Capacity): void {
+    for (const path of DETECTION_PATHS) {
+      const projected = capacity.paths[path];
+      this.#fleetMembers.set({ path }, projected.members);
+      this.#projectedLatency.set({ path }, projected.latencyMs / 1000);
+      for (const bound of CAPACITY_BOUNDS) this.#detectionBound.set({ path, bound }, projected.boundBy === bound ? 1 : 0);
+    }
   }
 
   /** Everything, in the Prometheus text exposition format. */
