@@ -252,6 +252,7 @@ describe('walk runner', () => {
     const gaps = broken.starts.slice(1).map((at, i) => at - (broken.starts[i] ?? 0));
     assert.deepEqual(gaps.slice(0, 4), [10, 20, 40, 40], 'the unknown series of the baseline, not the interval');
     assert.equal(healthy.starts.length, 11);
+    assert.equal(clock.mostPending, 1, 'a backoff sooner than the next interval moves the one timer');
     assert.ok(log.lines.some((l) => l.level === 'error' && l.message === 'failed with an unrecognised error; degraded, retrying in 10ms: bug'));
     stop.abort();
     await running;
@@ -383,15 +384,51 @@ describe('walk runner', () => {
     assert.equal(clock.pending, 1);
     assert.equal(clock.mostPending, 1, 'never more than one timer');
     assert.deepEqual(walks.snapshot(), { members: 10_000, running: [], dueNow: 0, backingOff: 0, nextDueAt: clock.time + 60_000 });
+    // A member due sooner than all of them moves the one timer, it does not add one.
+    walks.upsert('soon', { name: 'work:issue-poller:fleet/soon', resource: 'issue-poller', scope: 'repository', interval: 1_000, run: async () => void passes++ }, 1_000);
+    await settled();
+    walks.nudge(1);
+    await settled();
+    assert.equal(passes, 5_002);
+    assert.equal(clock.pending, 1);
+    assert.equal(clock.mostPending, 1, 'still one timer');
     stop.abort();
     await running;
+  });
+});
+
+describe('scheduler with walks: until stopped', () => {
+  it('walks the configured repositories at once and every interval, and takes members added later', async () => {
+    const { clock, scheduler } = setting();
+    const stop = new AbortController();
+    const api = instant(clock, 'api', () => undefined, 1_000);
+    const web = instant(clock, 'web', () => undefined, 1_000);
+    let dispatcherPasses = 0;
+    const jobs: WorkJob[] = [
+      { ...api.job, repositoryId: 1 },
+      { ...web.job, repositoryId: 2 },
+      { name: 'work:dispatcher', resource: 'dispatcher', scope: 'global', interval: 60_000, run: async () => void dispatcherPasses++ },
+    ];
+    const working = scheduler.work(jobs, stop.signal, { once: false });
+    await settled();
+    const t0 = clock.time;
+    assert.deepEqual([api.starts, web.starts], [[t0], [t0]]);
+    const joined = instant(clock, 'joined');
+    scheduler.walks.upsert(3, joined.job, null);
+    scheduler.walks.nudge(3);
+    await clock.advance(1_000);
+    assert.deepEqual([api.starts, web.starts, joined.starts.length], [[t0, t0 + 1_000], [t0, t0 + 1_000], 1]);
+    assert.equal(scheduler.walks.snapshot().members, 3);
+    assert.equal(dispatcherPasses, 1, 'the global worker runs on its own loop');
+    stop.abort();
+    await working;
   });
 });
 
 describe('scheduler with walks: --once', () => {
   it('runs detectors, then the walks (with what they nudged), then the dispatcher, and names what failed', async () => {
     const order: string[] = [];
-    const { clock, scheduler } = setting({ concurrency: 2, retryBudgetMs: 100 });
+    const { scheduler } = setting({ concurrency: 2, retryBudgetMs: 100 });
     let inFlight = 0;
     let most = 0;
     const walk = (name: string, fail = false): WorkJob => ({
@@ -420,7 +457,6 @@ describe('scheduler with walks: --once', () => {
       { name: 'work:stream', resource: 'stream', scope: 'global', interval: 1, detects: true, run: async () => void (order.push('detector'), scheduler.walks.nudge(100)) },
     ];
     const summary = await scheduler.work(jobs, new AbortController().signal, { once: true });
-    void clock;
     assert.equal(order[0], 'detector');
     assert.deepEqual(new Set(order.slice(1, 5)), new Set(['api', 'web', 'docs', 'changed']));
     assert.equal(order[5], 'dispatcher');
