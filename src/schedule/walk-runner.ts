@@ -214,6 +214,9 @@ export class WalkRunner {
         const outcome = await this.#passes.runUntilDone(member.job, signals, 'once');
         this.#end(member);
         if (outcome.error !== undefined) failed.add(member);
+        // Should the runner go on after --once, the member keeps its place.
+        const next = member.removed ? undefined : this.#nextDue(member);
+        if (next !== undefined) this.#queue.set(member, next);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, chosen.length) }, lane));
