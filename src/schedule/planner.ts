@@ -4,7 +4,7 @@
  * happens here, before any I/O.
  */
 import { fullName, type Partition, type RepositoryRef } from '../domain/entities.js';
-import type { WakeSource } from '../domain/spec.js';
+import type { RepositoryWorkerSpec, WakeSource } from '../domain/spec.js';
 import type { Phase, RegistryEntry, Scope } from './entries.js';
 
 /** The plan is wrong; start-up stops before any I/O. */
@@ -28,6 +28,10 @@ export interface WorkJob {
   readonly scope: Scope;
   readonly interval: number;
   readonly repository?: RepositoryRef;
+  /** Our id of the repository a repository-scope job works on: its walk's key. */
+  readonly repositoryId?: number;
+  /** Finds changed repositories and nudges their walks (see GlobalWorkerSpec.detects). */
+  readonly detects?: boolean;
   /** In-flight work may finish within the shutdown grace (see GlobalWorkerSpec.drains). */
   readonly drains?: boolean;
   /** Cuts the wait between passes short (see GlobalWorkerSpec.wake). */
@@ -41,6 +45,11 @@ export interface Plan {
   readonly workNames: readonly string[];
   /** Binds the work jobs to the partitions setup produced. */
   bindWork(partitionOf: (repository: RepositoryRef) => Partition): WorkJob[];
+  /**
+   * The repository-scope work jobs of one repository, configured or not: for
+   * repositories that join the fleet after start (their walks are added then).
+   */
+  jobsFor(partition: Partition): WorkJob[];
 }
 
 const RESOURCE = /^[a-z][a-z0-9-]*$/;
@@ -68,6 +77,7 @@ export function plan(entries: readonly RegistryEntry[], repositories: readonly R
   const setup: SetupJob[] = [];
   const workNames: string[] = [];
   const binders: Array<(partitionOf: (repository: RepositoryRef) => Partition) => WorkJob[]> = [];
+  const walkers: RepositoryWorkerSpec[] = [];
 
   for (const entry of entries) {
     checkEntry(entry);
@@ -83,29 +93,47 @@ export function plan(entries: readonly RegistryEntry[], repositories: readonly R
       const jobNames = repositories.map((repository) => jobName('work', spec.resource, repository));
       jobNames.forEach(claim);
       workNames.push(...jobNames);
-      binders.push((partitionOf) =>
-        repositories.map((repository, index) => {
-          const partition = partitionOf(repository);
-          return {
-            name: jobNames[index] ?? jobName('work', spec.resource, repository),
-            resource: spec.resource,
-            scope: 'repository' as const,
-            interval: spec.interval,
-            repository,
-            run: (signal: AbortSignal) => spec.work(signal, partition),
-          };
-        }),
-      );
+      walkers.push(spec);
+      binders.push((partitionOf) => repositories.map((repository) => walkJob(spec, repository, partitionOf(repository))));
     } else {
       const spec = entry.spec;
       const name = jobName('work', spec.resource);
       claim(name);
       workNames.push(name);
-      binders.push(() => [{ name, resource: spec.resource, scope: 'global', interval: spec.interval, drains: spec.drains === true, ...(spec.wake ? { wake: spec.wake } : {}), run: (signal, stopping) => spec.work(signal, stopping) }]);
+      binders.push(() => [
+        {
+          name,
+          resource: spec.resource,
+          scope: 'global',
+          interval: spec.interval,
+          drains: spec.drains === true,
+          ...(spec.detects === true ? { detects: true } : {}),
+          ...(spec.wake ? { wake: spec.wake } : {}),
+          run: (signal, stopping) => spec.work(signal, stopping),
+        },
+      ]);
     }
   }
 
-  return { setup, workNames, bindWork: (partitionOf) => binders.flatMap((bind) => bind(partitionOf)) };
+  return {
+    setup,
+    workNames,
+    bindWork: (partitionOf) => binders.flatMap((bind) => bind(partitionOf)),
+    jobsFor: (partition) => walkers.map((spec) => walkJob(spec, { owner: partition.owner, name: partition.name }, partition)),
+  };
+}
+
+/** A repository-scope work job: the spec bound to one repository's partition. */
+function walkJob(spec: RepositoryWorkerSpec, repository: RepositoryRef, partition: Partition): WorkJob {
+  return {
+    name: jobName('work', spec.resource, repository),
+    resource: spec.resource,
+    scope: 'repository',
+    interval: spec.interval,
+    repository,
+    repositoryId: partition.repositoryId,
+    run: (signal: AbortSignal) => spec.work(signal, partition),
+  };
 }
 
 function checkEntry(entry: RegistryEntry): void {

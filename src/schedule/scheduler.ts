@@ -5,11 +5,15 @@
  * nowhere else.
  */
 import { fullName } from '../domain/entities.js';
-import { describeError, failureKindOf, pauseReasonOf, type FailureKind } from '../domain/failure.js';
+import { describeError, failureKindOf, type FailureKind } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
-import type { SetupJob, WorkJob } from './planner.js';
 import type { WakeSource } from '../domain/spec.js';
-import { ClassifiedBackoff, DEFAULT_BASELINE, formatWait, KIND_WORDS, pause, pauseOrWake, type RetryBaseline, type RetryDecision } from './retry.js';
+import { Passes, type Outcome, type SchedulerObserver, type ShutdownSignals } from './passes.js';
+import type { SetupJob, WorkJob } from './planner.js';
+import { ClassifiedBackoff, DEFAULT_BASELINE, formatWait, pause, pauseOrWake, type RetryBaseline } from './retry.js';
+import { WalkRunner, type WalkClock } from './walk-runner.js';
+
+export type { SchedulerObserver } from './passes.js';
 
 export interface SetupFailure {
   readonly job: string;
@@ -40,26 +44,8 @@ export class SetupFailedError extends Error {
   }
 }
 
-/** How one job's retries within the budget ended. */
-interface Outcome {
-  /** The final error; undefined on success. */
-  readonly error?: unknown;
-  /** The signal cut the job short (setup budget or shutdown): it never finished. */
-  readonly interrupted: boolean;
-  /** The latest failed pass, if any. */
-  readonly lastFailure?: unknown;
-  /** Passes started. */
-  readonly attempts: number;
-}
-
 /** The longest a timer can wait (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** What the scheduler reports as it goes (metrics, status, progress). */
-export interface SchedulerObserver {
-  passSucceeded?(job: WorkJob | SetupJob, durationMs: number): void;
-  passFailed?(job: WorkJob | SetupJob, error: unknown, decision: RetryDecision & { degraded: boolean; willRetry: boolean }): void;
-}
 
 export interface SchedulerOptions {
   readonly log: Log;
@@ -80,12 +66,10 @@ export interface SchedulerOptions {
   /** Runs a pass inside a context (the logging context of the job). */
   readonly around?: <T>(job: WorkJob | SetupJob, pass: () => Promise<T>) => Promise<T>;
   readonly now?: () => number;
-}
-
-/** Stop taking work; abort the work in flight (after the shutdown grace). */
-interface ShutdownSignals {
-  readonly stop: AbortSignal;
-  readonly inFlight: AbortSignal;
+  /** Repositories walked at once (github.fleet.walkConcurrency). Default 8. */
+  readonly walkConcurrency?: number;
+  /** The walk runner's time. Default: `now` and the real timers. */
+  readonly walkClock?: WalkClock;
 }
 
 export interface WorkSummary {
@@ -94,16 +78,31 @@ export interface WorkSummary {
 }
 
 export class Scheduler {
-  readonly #log: Log;
   readonly #baseline: RetryBaseline;
-  readonly #now: () => number;
-  readonly #setupNetworkAttempts: number;
+  readonly #passes: Passes;
+  /**
+   * The repository-scope work jobs (the walks). `work` adds the configured
+   * repositories; the composition root adds, removes and nudges the members
+   * that come and go while it runs.
+   */
+  readonly walks: WalkRunner;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.#log = options.log;
     this.#baseline = options.baseline ?? DEFAULT_BASELINE;
-    this.#now = options.now ?? Date.now;
-    this.#setupNetworkAttempts = options.setupNetworkAttempts ?? 3;
+    this.#passes = new Passes({
+      log: options.log,
+      baseline: this.#baseline,
+      now: options.now ?? Date.now,
+      retryBudgetMs: options.retryBudgetMs,
+      setupNetworkAttempts: options.setupNetworkAttempts ?? 3,
+      ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.around ? { around: options.around } : {}),
+    });
+    this.walks = new WalkRunner({
+      passes: this.#passes,
+      ...(options.walkConcurrency === undefined ? {} : { concurrency: options.walkConcurrency }),
+      ...(options.walkClock ? { clock: options.walkClock } : {}),
+    });
   }
 
   /**
@@ -122,7 +121,7 @@ export class Scheduler {
     const timer = setTimeout(() => bounded.abort(new Error(`scheduler.setupBudget of ${formatWait(budgetMs)} ran out`)), Math.min(budgetMs, MAX_TIMER_MS));
     let outcomes: Outcome[];
     try {
-      outcomes = await Promise.all(jobs.map((job) => this.#runUntilDone(job, { stop: bounded.signal, inFlight: bounded.signal }, 'setup')));
+      outcomes = await Promise.all(jobs.map((job) => this.#passes.runUntilDone(job, { stop: bounded.signal, inFlight: bounded.signal }, 'setup')));
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', stop);
@@ -140,9 +139,13 @@ export class Scheduler {
   }
 
   /**
-   * Phase 2. With `once`, one successful pass per job: repository workers first
-   * (they produce the queue), then global workers (they drain it). Without it,
-   * every job runs until the signal aborts.
+   * Phase 2. Repository-scope jobs become members of `walks`, walked at once
+   * and then every interval, `walkConcurrency` at a time; each global job runs
+   * at once and then every interval, until the signal aborts.
+   *
+   * With `once`, one successful pass per job instead, in three stages:
+   * detectors (they may nudge walks), then the walks (they produce the
+   * queue), then the other global workers (they drain it).
    *
    * Shutdown: `signal` stops taking work (no new pass, and the passes of jobs
    * that do not drain are aborted); `inFlight` (default: `signal`) aborts the
@@ -150,46 +153,26 @@ export class Scheduler {
    */
   async work(jobs: readonly WorkJob[], signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<WorkSummary> {
     const signals = { stop: signal, inFlight };
+    for (const job of jobs) {
+      // A job without a repository id (tests, or a plan bound by hand) is a member of its own.
+      if (job.scope === 'repository') this.walks.upsert(job.repositoryId ?? job.name, job, job.interval);
+    }
+    const globals = jobs.filter((job) => job.scope === 'global');
     if (!once) {
-      await Promise.all(jobs.map((job) => this.#runForever(job, signals)));
+      await Promise.all([this.walks.run(signal, inFlight), ...globals.map((job) => this.#runForever(job, signals))]);
       return { failed: [] };
     }
     const failed: string[] = [];
-    for (const scope of ['repository', 'global'] as const) {
-      const stage = jobs.filter((job) => job.scope === scope);
-      const outcomes = await Promise.all(stage.map((job) => this.#runUntilDone(job, signals, 'once')));
-      stage.forEach((job, index) => {
+    const stage = async (stageJobs: readonly WorkJob[]) => {
+      const outcomes = await Promise.all(stageJobs.map((job) => this.#passes.runUntilDone(job, signals, 'once')));
+      stageJobs.forEach((job, index) => {
         if (outcomes[index]?.error !== undefined) failed.push(job.name);
       });
-    }
+    };
+    await stage(globals.filter((job) => job.detects === true));
+    failed.push(...(await this.walks.once(signal, inFlight)));
+    await stage(globals.filter((job) => job.detects !== true));
     return { failed };
-  }
-
-  /** Retries network/server-busy failures within the budget (network ones in setup a few times only). */
-  async #runUntilDone(job: SetupJob | WorkJob, signals: ShutdownSignals, mode: 'setup' | 'once'): Promise<Outcome> {
-    const signal = signals.stop;
-    const backoff = new ClassifiedBackoff(this.#baseline);
-    const deadline = this.#now() + this.options.retryBudgetMs;
-    let attempts = 0;
-    let networkFailures = 0;
-    let lastFailure: unknown;
-    for (;;) {
-      attempts++;
-      const error = await this.#pass(job, signals);
-      if (error === undefined) return { interrupted: false, attempts };
-      if (signal.aborted) return { error, interrupted: true, lastFailure, attempts };
-      lastFailure = error;
-      const decision = backoff.next(error);
-      if (decision.kind === 'node') networkFailures++;
-      const networkLimited = mode === 'setup' && decision.kind === 'node';
-      const retryable = decision.kind === 'node' || decision.kind === 'service';
-      const willRetry =
-        retryable && !(networkLimited && networkFailures >= this.#setupNetworkAttempts) && this.#now() + decision.delayMs <= deadline;
-      const attempt = mode === 'setup' ? { number: attempts, ...(networkLimited ? { of: this.#setupNetworkAttempts } : {}) } : undefined;
-      this.#report(job, error, decision, { degraded: false, willRetry, mode, ...(attempt ? { attempt } : {}) });
-      if (!willRetry) return { error, interrupted: false, lastFailure, attempts };
-      if (!(await pause(decision.delayMs, signal))) return { error, interrupted: true, lastFailure, attempts };
-    }
   }
 
   async #runForever(job: WorkJob, signals: ShutdownSignals): Promise<void> {
@@ -198,79 +181,22 @@ export class Scheduler {
     const wake = new WakeUps(job.wake);
     try {
       while (!signal.aborted) {
-        const started = this.#now();
+        const started = this.#passes.now();
         wake.clear();
-        const error = await this.#pass(job, signals);
+        const error = await this.#passes.pass(job, signals);
         if (signal.aborted) return;
         if (error === undefined) {
           backoff.reset();
           // News that came during the pass, or during the wait, starts the next pass at once.
-          await wake.pause(Math.max(0, job.interval - (this.#now() - started)), signal);
+          await wake.pause(Math.max(0, job.interval - (this.#passes.now() - started)), signal);
           continue;
         }
-      // A worker never dies: unknown (and permanent) failures are retried slowly
-      // and loudly, like a container's restart: always.
-        const decision = backoff.next(error);
-        // A pause (the daemon's credential or configuration) is known and shown elsewhere: not degraded.
-        const degraded = decision.kind !== 'node' && decision.kind !== 'service' && pauseReasonOf(error) === undefined;
-        this.#report(job, error, decision, { degraded, willRetry: true, mode: 'work' });
+        const delayMs = this.#passes.failedInWork(job, backoff, error);
         // A failed pass waits out its backoff whatever rings: the backoff protects the backend.
-        await pause(decision.delayMs, signal);
+        await pause(delayMs, signal);
       }
     } finally {
       wake.close();
-    }
-  }
-
-  /** One pass; resolves to its error, or undefined on success. */
-  async #pass(job: SetupJob | WorkJob, signals: ShutdownSignals): Promise<unknown> {
-    const started = this.#now();
-    // A draining job finishes what it holds after the stop; the others are aborted by it.
-    const drains = 'drains' in job && job.drains === true;
-    const run = () => (drains ? (job as WorkJob).run(signals.inFlight, signals.stop) : job.run(signals.stop));
-    try {
-      await (this.options.around ? this.options.around(job, run) : run());
-      this.options.observer?.passSucceeded?.(job, this.#now() - started);
-      return undefined;
-    } catch (error) {
-      return error ?? new Error('pass failed without an error');
-    }
-  }
-
-  #report(
-    job: SetupJob | WorkJob,
-    error: unknown,
-    decision: RetryDecision,
-    context: { degraded: boolean; willRetry: boolean; mode: 'setup' | 'once' | 'work'; attempt?: { number: number; of?: number } },
-  ): void {
-    this.options.observer?.passFailed?.(job, error, { ...decision, degraded: context.degraded, willRetry: context.willRetry });
-    const cause = describeError(error);
-    const fields = {
-      job: job.name,
-      ...(job.repository ? { repository: fullName(job.repository) } : {}),
-      classification: decision.kind,
-      error: cause,
-      ...(context.attempt ? { attempt: context.attempt.number } : {}),
-      ...(context.willRetry ? { retryInMs: decision.delayMs } : {}),
-    };
-    // Words an operator knows (network, server busy) and the cause, in the
-    // message itself: terminal lines show no fields. The job is in the fields
-    // (and leads every terminal line), so the message does not repeat it.
-    const failed = context.attempt
-      ? `attempt ${context.attempt.number}${context.attempt.of ? ` of ${context.attempt.of}` : ''} failed (${KIND_WORDS[decision.kind]})`
-      : decision.kind === 'unknown'
-        ? 'failed with an unrecognised error'
-        : `failed (${KIND_WORDS[decision.kind]})`;
-    const wait = formatWait(decision.delayMs);
-    const paused = pauseReasonOf(error);
-    if (context.willRetry && paused !== undefined) {
-      this.#log.warn(fields, `paused (${paused}); trying again in ${wait}: ${cause}`);
-    } else if (!context.willRetry) {
-      this.#log.error(fields, `${failed}; not retrying${context.mode === 'setup' ? ' in setup' : ''}: ${cause}`);
-    } else if (context.degraded) {
-      this.#log.error(fields, `${failed}; degraded, retrying in ${wait}: ${cause}`);
-    } else {
-      this.#log.warn(fields, `${failed}; retrying in ${wait}${decision.hinted ? ' as the server asked' : ''}: ${cause}`);
     }
   }
 }
