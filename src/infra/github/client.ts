@@ -15,6 +15,7 @@ import {
   runawayListingError,
 } from './errors.js';
 import { linkedSignal } from './abort-link.js';
+import type { BudgetSnapshot } from './budget.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
 import { type GitHubTelemetry, RequestThrottle, type ThrottleOptions, type ThrottleStats, installThrottle, withWriteCheck } from './throttle.js';
 
@@ -71,6 +72,11 @@ export class GitHubClient implements GitHubPort {
     // throttle, so waiting for a rate-limit reset never counts as a timeout.
     installTimeout(this.octokit, options.timeoutMs);
     installThrottle(this.octokit, this.throttle);
+  }
+
+  /** Every budget of the token (REST and GraphQL points, server time, primary) and its use over the last minute, for the capacity projection and `status`. */
+  budget(): BudgetSnapshot {
+    return this.throttle.budget();
   }
 
   /** Requests sent, 304s, and rate-limit waits so far. */
