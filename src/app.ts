@@ -126,6 +126,10 @@ export class App {
       throttle: {
         minIntervalMs: config.github.rateLimit.minInterval,
         maxConcurrent: config.github.rateLimit.maxConcurrent,
+        pointsPerMinute: config.github.rateLimit.pointsPerMinute,
+        graphqlPointsPerMinute: config.github.rateLimit.graphqlPointsPerMinute,
+        cpuMsPerMinute: config.github.rateLimit.cpuPerMinute,
+        primaryPacing: true,
         ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
         ...(hooks.writeBudget?.perMinute === undefined ? {} : { writesPerMinute: hooks.writeBudget.perMinute }),
         ...(hooks.writeBudget?.perHour === undefined ? {} : { writesPerHour: hooks.writeBudget.perHour }),
@@ -193,6 +197,7 @@ export class App {
     const scheduler = new Scheduler({
       log,
       retryBudgetMs: config.scheduler.setupBudget,
+      walkConcurrency: config.github.fleet.walkConcurrency,
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
