@@ -346,3 +346,143 @@ void describe('POST /graphql', () => {
     assert.equal((await graphql(sim, sweepQuery(['repo-1']))).status, 200);
   });
 });
+
+async function post(sim: Simulator, path: string, body: unknown): Promise<Answer> {
+  const response = await fetch(`${sim.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `token ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** Waits for a condition the simulator reports, with a deadline (no fixed sleeps). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+void describe('secondary limits, latency and breaches', () => {
+  async function limited(options: SimulatorOptions) {
+    const started = await start(options);
+    started.sim.addRepository({ owner: 'acme', name: 'api' });
+    started.sim.addIssue('acme', 'api', { title: 'one' });
+    return started;
+  }
+
+  void it('counts REST points per minute (reads 1, writes 5, a 304 too) and refuses past the limit with retry-after', async () => {
+    const { sim, clock } = await limited({ secondaryLimits: { restPointsPerMinute: 7 } });
+    const first = await get(sim, '/repos/acme/api/issues');
+    const notModified = await get(sim, '/repos/acme/api/issues', { 'if-none-match': first.headers.get('etag') ?? '' });
+    assert.equal(notModified.status, 304);
+    assert.equal(sim.rateLimitOf(TOKEN).used, 1, 'a 304 is free of the primary limit');
+    assert.equal((await post(sim, '/repos/acme/api/issues/1/comments', { body: 'five points' })).status, 201);
+    assert.deepEqual(sim.breaches(), []);
+
+    clock.now += 10_000;
+    const refused = await get(sim, '/repos/acme/api/issues');
+    assert.equal(refused.status, 403);
+    assert.match((refused.json as { message: string }).message, /^You have exceeded a secondary rate limit/);
+    assert.equal(refused.headers.get('retry-after'), '50');
+    assert.deepEqual(sim.breaches(), [{ kind: 'secondary-points', at: T0 + 10_000, token: TOKEN, method: 'GET', path: '/repos/acme/api/issues' }]);
+    assert.equal(sim.rateLimitOf(TOKEN).used, 2, 'the refused request costs nothing');
+
+    clock.now += 50_000;
+    assert.equal((await get(sim, '/repos/acme/api/issues')).status, 200, 'the minute has passed');
+  });
+
+  void it('counts GraphQL points apart from REST points', async () => {
+    const { sim } = await limited({ secondaryLimits: { graphqlPointsPerMinute: 2, restPointsPerMinute: 100 } });
+    const query = '{ repository(owner: "acme", name: "api") { nameWithOwner } }';
+    assert.equal((await graphql(sim, query)).status, 200);
+    assert.equal((await graphql(sim, query)).status, 200);
+    const refused = await graphql(sim, query);
+    assert.equal(refused.status, 403);
+    assert.ok(refused.headers.get('retry-after'));
+    assert.equal((await get(sim, '/repos/acme/api')).status, 200);
+    assert.deepEqual(sim.breaches().map((breach) => breach.kind), ['secondary-graphql-points']);
+  });
+
+  void it('refuses a request over the concurrency limit while others are being answered', async () => {
+    const { sim } = await limited({ secondaryLimits: { maxConcurrent: 2 }, latency: { restMs: 1000 } });
+    const slow = [get(sim, '/repos/acme/api'), get(sim, '/repos/acme/api/issues')];
+    await until(() => sim.inFlight() === 2, 'two requests in flight');
+    const third = await get(sim, '/repos/acme/api/issues/1');
+    const statuses = [...(await Promise.all(slow)).map((answer) => answer.status), third.status].sort();
+    // Which of the three is refused depends on arrival; that exactly one is does not.
+    assert.deepEqual(statuses, [200, 200, 403]);
+    assert.deepEqual(sim.breaches().map((breach) => breach.kind), ['secondary-concurrency']);
+  });
+
+  void it('waits the simulated latency before answering and counts it as CPU time, GraphQL apart', async () => {
+    const { sim } = await limited({
+      secondaryLimits: { cpuMsPerMinute: 150, graphqlCpuMsPerMinute: 50 },
+      latency: { restMs: 60, graphqlMs: 0, graphqlPerRepositoryMs: 30 },
+    });
+    const started = performance.now();
+    assert.equal((await get(sim, '/repos/acme/api')).status, 200);
+    assert.ok(performance.now() - started >= 55, 'the REST latency was waited');
+    const query = '{ a: repository(owner: "acme", name: "api") { databaseId } b: repository(owner: "acme", name: "api") { databaseId } }';
+    const graphqlStarted = performance.now();
+    assert.equal((await graphql(sim, query)).status, 200);
+    assert.ok(performance.now() - graphqlStarted >= 55, 'two repositories × 30 ms');
+    // 60 ms of GraphQL CPU time is past its 50 ms; REST goes on until 60 + 60 + 60 ms is past 150 ms.
+    assert.equal((await graphql(sim, query)).status, 403);
+    assert.equal((await get(sim, '/repos/acme/api')).status, 200);
+    assert.equal((await get(sim, '/repos/acme/api')).status, 403);
+    assert.deepEqual(sim.breaches().map((breach) => breach.kind), ['secondary-graphql-cpu', 'secondary-cpu']);
+  });
+
+  void it('records a request refused by a spent primary budget', async () => {
+    const { sim } = await limited({});
+    sim.setRateLimit(TOKEN, { remaining: 0 });
+    assert.equal((await get(sim, '/repos/acme/api')).status, 403);
+    assert.equal((await get(sim, '/rate_limit')).status, 200);
+    assert.deepEqual(sim.breaches().map((breach) => [breach.kind, breach.path]), [['primary', '/repos/acme/api']]);
+  });
+});
+
+void describe('generated scenarios', () => {
+  void it('seeds 10,000 repositories with issues quickly, archived every n-th, topics on all', async () => {
+    const started = performance.now();
+    const scenario = parseScenario({
+      generate: [{ owner: 'acme', count: 10_000, namePrefix: 'svc-', issuesPerRepository: 2, archivedEvery: 50, topics: ['fleet'] }],
+    });
+    const { sim } = await start({ scenario });
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 5, `seeding took ${seconds.toFixed(1)} s`);
+
+    const first = await get(sim, '/orgs/acme/repos?type=all&sort=created&direction=asc&per_page=100');
+    const page = first.json as Array<{ name: string; archived: boolean; topics: string[] }>;
+    assert.equal(page.length, 100);
+    assert.equal(page[0]?.name, 'svc-00001');
+    assert.deepEqual(page.filter((repository) => repository.archived).map((repository) => repository.name), ['svc-00050', 'svc-00100']);
+    assert.ok(page.every((repository) => repository.topics.join() === 'fleet'));
+    assert.match(first.headers.get('link') ?? '', /[?&]page=100>; rel="last"/);
+    assert.deepEqual(sim.issues('acme', 'svc-10000').map((issue) => issue.number), [1, 2]);
+    const stream = await get(sim, '/orgs/acme/issues?filter=all&state=all&sort=updated&direction=desc&per_page=1');
+    assert.equal((stream.json as Item[])[0]?.repository.full_name, 'acme/svc-10000');
+  });
+
+  void it('rejects a bad generator with the field named', () => {
+    const problem = (generate: unknown[], repositories: unknown[] = []) => {
+      try {
+        parseScenario({ repositories, generate });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    assert.match(problem([{ owner: 'acme', count: 0 }]), /^scenario: generate\[0\]\.count: /);
+    assert.match(problem([{ owner: 'acme', count: 2, bogus: true }]), /^scenario: generate\[0\]\.bogus: unknown field/);
+    assert.match(problem([{ owner: 'acme', count: 2, topics: ['Not A Topic'] }]), /generate\[0\]\.topics\[0\]: expected a GitHub topic/);
+    assert.match(problem([{ count: 2 }]), /generate\[0\]\.owner: is required/);
+    assert.match(problem([{ owner: 'acme', count: 12 }], [{ owner: 'acme', name: 'repo-07' }]), /generate\[0\]: generates acme\/repo-07, which already exists/);
+    assert.match(problem([{ owner: 'acme', count: 5 }, { owner: 'ACME', count: 3 }]), /generate\[1\]: generates acme\/repo-1, which already exists/);
+    assert.equal(problem([{ owner: 'acme', count: 5 }, { owner: 'acme', count: 3, namePrefix: 'lib-' }]), 'accepted');
+  });
+});
