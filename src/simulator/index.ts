@@ -3,14 +3,20 @@ export { startSimulator } from './server.js';
 export { loadScenario, parseScenario, ScenarioError } from './scenario.js';
 export { demoScenario } from './demo.js';
 export type {
+  Latency,
   RateLimitState,
+  RepositoryGenerator,
   Scenario,
+  SecondaryLimits,
+  SimBreach,
+  SimBreachKind,
   SimComment,
   SimCommentInput,
   SimFault,
   SimIssue,
   SimIssueInput,
   SimRepository,
+  SimRepositoryInput,
   SimRequest,
   Simulator,
   SimulatorOptions,

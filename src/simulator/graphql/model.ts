@@ -169,7 +169,9 @@ export function queryRoot(context: QueryContext) {
       };
     },
     viewer() {
-      return { __typename: 'User', login: SIM_USER, databaseId: context.state.userId(SIM_USER) };
+      // The simulated user owns no repositories; its connection exists so cost examples can be run.
+      const none = { totalCount: 0, nodes: [], edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+      return { __typename: 'User', login: SIM_USER, databaseId: context.state.userId(SIM_USER), repositories: () => none };
     },
   };
 }
