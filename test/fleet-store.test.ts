@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { DiscoveredRepository } from '../src/domain/fleet/types.js';
-import { SchemaMigrator, SqlFleetStore, SqlRepositoryStore, SqlScopeSyncStore, type Database } from '../src/infra/store/index.js';
+import {
+  openDatabase,
+  SchemaMigrator,
+  SqlFleetStore,
+  SqlIssueSyncStore,
+  SqlRepositoryStore,
+  SqlScopeSyncStore,
+  type Database,
+} from '../src/infra/store/index.js';
+import { runCli, tempDir, writeFile } from './support/cli.js';
 import { issue } from './support/issues.js';
 import { freshDatabase } from './support/store.js';
 
@@ -290,5 +300,79 @@ describe('migration 009-fleet', () => {
       { id: 1, source: 'configured', organization: null, dropped_at: null },
       { id: 2, source: 'configured', organization: null, dropped_at: null },
     ], 'up again: what the older build knew is configured');
+  });
+});
+
+describe('status of a fleet of 10,000 (CLI)', () => {
+  let dir: { path: string; cleanup: () => void };
+  let config: string;
+  const cli = (...args: string[]) => runCli([...args, '--config', config], { cwd: dir.path });
+
+  before(async () => {
+    dir = tempDir();
+    const database = openDatabase(join(dir.path, 'fleet.db'));
+    try {
+      await new SchemaMigrator(database.db, database.path).up();
+      const ago = (ms: number) => () => new Date(Date.now() - ms);
+      const configured = await new SqlRepositoryStore(database.db).record({ owner: 'acme', name: 'api' }, { githubId: 1, owner: 'acme', name: 'api', private: false, htmlUrl: '' });
+      const fleet = new SqlFleetStore(database.db, { now: ago(3_600_000) });
+      const all = Array.from({ length: 10_000 }, (_, i) => listed('big', `repo-${String(i).padStart(5, '0')}`, 100_000 + i));
+      await fleet.syncOrganization('big', all);
+      // Seven leave the organisation: the latest few are named, with the reason.
+      const { members } = await new SqlFleetStore(database.db, { now: ago(600_000) }).syncOrganization('big', all.slice(7));
+      await fleet.recordPaths(new Map([[configured, 'walk'], ...members.filter((m) => m.source === 'discovered').map((m) => [m.repositoryId, 'stream'] as const)]));
+      const [first, second] = members.filter((m) => m.source === 'discovered');
+      const sync = new SqlIssueSyncStore(database.db, { maxAttempts: 3, now: ago(120_000) });
+      await sync.recordPoll(first?.repositoryId ?? 0, { ok: false, error: 'GitHub answered 404 Not Found' });
+      const scopes = new SqlScopeSyncStore(database.db, { maxAttempts: 3, now: ago(60_000) });
+      await scopes.save('org:big', [{ repositoryId: second?.repositoryId ?? 0, issue: issue(7) }], { since: '2026-06-01T00:00:00Z', page: 3, etag: 'W/"s1"' }, [
+        { type: 'answer', issueGithubId: 7, repositoryId: second?.repositoryId ?? 0 },
+      ]);
+      await scopes.recordPoll('org:big', { ok: true });
+      await new SqlScopeSyncStore(database.db, { maxAttempts: 3, now: ago(30_000) }).recordPoll('org:big', { ok: false, error: 'GitHub answered 502 Bad Gateway' });
+    } finally {
+      await database.close();
+    }
+    config = writeFile(dir.path, 'config.yml', ['database:', '  sqlitePath: fleet.db', 'github:', '  repositories: [acme/api]', '  organizations: [big]', ''].join('\n'));
+  });
+  after(() => dir.cleanup());
+
+  it('names only the repositories with an error or a live job, counts the rest and describes the fleet', async () => {
+    const result = await cli('status');
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.split('\n');
+    assert.ok(lines.length < 60, `${lines.length} lines:\n${result.stdout}`);
+    for (const line of lines.slice(1)) assert.ok([...line].length <= 80, `too wide: ${line}`);
+    assert.match(result.stdout, /^big\/repo-00007 .*\n.*\n {2}error {3}2m ago: GitHub answered 404 Not Found$/m, 'the failing repository');
+    assert.match(result.stdout, /^big\/repo-00008 .*✓\s+never\s+1\s+1\s+1\s+0\s+0\s+0$/m, 'the one with a live job');
+    assert.doesNotMatch(result.stdout, /^acme\/api /m, 'a fine repository is not listed');
+    assert.match(result.stdout, /^9,992 repositories with no error and no live job not listed$/m);
+    assert.match(result.stdout, /^fleet {7}9,994 members: 1 configured, 9,993 discovered$/m);
+    assert.match(result.stdout, /^ {12}detection: 9,993 stream, 1 walk$/m);
+    assert.match(result.stdout, /^ {12}7 discovered repositories dropped, latest:\n {14}big\/repo-0000\d 10m ago: no longer listed in the organisation big/m);
+    assert.equal(lines.filter((l) => /^ {14}big\/repo-0000[0-6] /.test(l)).length, 5);
+    assert.match(result.stdout, /^stream {6}org:big, last pass 1m ago\n {12}cursor {2}since 2026-06-01T00:00:00Z, page 3, etag W\/"s1"\n {12}error {3}3\ds ago: GitHub answered 502 Bad Gateway$/m);
+  });
+
+  it('--json lists every member and the fleet', async () => {
+    const result = await cli('status', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout) as {
+      repositories: Array<{ repository: string; source: string; organization: string | null; detectionPath: string | null; configured: boolean }>;
+      fleet: { members: { total: number; bySource: object; byPath: object }; dropped: { count: number; latest: unknown[] }; scopes: Array<{ scope: string; lastError: string }> };
+    };
+    assert.equal(status.repositories.length, 9_994, 'dropped repositories are left out');
+    assert.deepEqual(status.repositories[0], { ...status.repositories[0], repository: 'acme/api', source: 'configured', organization: null, detectionPath: 'walk', configured: true });
+    assert.deepEqual(status.repositories.find((r) => r.repository === 'big/repo-09999'), {
+      ...status.repositories.find((r) => r.repository === 'big/repo-09999'),
+      source: 'discovered',
+      organization: 'big',
+      detectionPath: 'stream',
+      configured: false,
+    });
+    assert.deepEqual(status.fleet.members, { total: 9_994, bySource: { configured: 1, discovered: 9_993 }, byPath: { walk: 1, stream: 9_993, sweep: 0, undecided: 0 } });
+    assert.equal(status.fleet.dropped.count, 7);
+    assert.equal(status.fleet.dropped.latest.length, 5);
+    assert.deepEqual(status.fleet.scopes.map((s) => [s.scope, s.lastError]), [['org:big', 'GitHub answered 502 Bad Gateway']]);
   });
 });
