@@ -185,10 +185,14 @@ function planSync(org: string, rows: readonly Row[], listed: readonly Discovered
   return plan;
 }
 
-/** Two steps, so that two repositories swapping names never meet the unique owner/name. */
+/**
+ * Two steps, so that two repositories swapping names never meet the unique
+ * owner/name. The interim name has a `#`, which GitHub's names never do (and
+ * no NUL byte, which PostgreSQL's text refuses).
+ */
 async function renameAll(trx: Transaction<Schema>, renamed: readonly Rename[]): Promise<void> {
   for (const r of renamed) {
-    await trx.updateTable('repositories').set({ name: `${r.name}\u0000${r.id}` }).where('id', '=', r.id).execute();
+    await trx.updateTable('repositories').set({ name: `${r.name}#renaming-${r.id}` }).where('id', '=', r.id).execute();
   }
   for (const r of renamed) {
     await trx
