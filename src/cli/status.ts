@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { describeBacklogPolicy } from '../domain/eligibility.js';
 import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
-import { SqlPauseStore, StatusReader, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { SqlPauseStore, StatusReader, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
 /** Human output is laid out for this many columns. */
@@ -22,7 +22,7 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments, pause] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause, fleet] = await Promise.all([
           reader.repositories(now, config.github.repositories, {
             policy: config.github.issues.backlog,
             requiredLabel: config.github.issues.requiredLabel,
@@ -32,6 +32,7 @@ export function statusCommand(): Command {
           reader.queue(),
           reader.latestComments(),
           new SqlPauseStore(database.db).read(),
+          reader.fleet(now),
         ]);
         const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
         const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
@@ -45,6 +46,7 @@ export function statusCommand(): Command {
             backlog,
             dispatcher: pause ? { paused: true, ...pause } : { paused: false },
             latestComments,
+            fleet,
           });
           return;
         }
@@ -57,6 +59,7 @@ export function statusCommand(): Command {
           `backlog     ${skipped} ${skipped === 1 ? 'issue' : 'issues'} skipped as backlog (github.issues.backlog: ${backlog.policy})`,
           ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
           ...(pause ? describePause(pause, now) : []),
+          ...describeFleet(fleet, now),
         ];
         // The path is printed whole even when long: a cut path is useless to copy.
         process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
@@ -119,9 +122,22 @@ const COLUMNS = [
   { title: 'DEAD', width: 4, right: true },
 ] as const;
 
-/** One row per repository, its cursor on the next line and, when its last poll failed, the error on a third. */
-function repositoryTable(repositories: readonly RepositoryStatus[], now: Date): string[] {
-  if (repositories.length === 0) return ['no repositories: list some under github.repositories in the configuration'];
+/** Above this many repositories, the table shows only those that need a look. */
+export const FULL_TABLE_UP_TO = 25;
+
+/**
+ * One row per repository, its cursor on the next line and, when its last poll
+ * failed, the error on a third. A fleet of thousands shows only the repositories
+ * with an error, a setup failure or a live job (at most FULL_TABLE_UP_TO), and
+ * counts the rest: `status --json` lists every one.
+ */
+function repositoryTable(all: readonly RepositoryStatus[], now: Date): string[] {
+  if (all.length === 0) return ['no repositories: list some under github.repositories or github.organizations'];
+  const large = all.length > FULL_TABLE_UP_TO;
+  const attention = large ? all.filter(needsLook) : all;
+  const repositories = attention.slice(0, FULL_TABLE_UP_TO);
+  const tail = large ? summariseRest(all.length, attention.length, repositories.length) : [];
+  if (repositories.length === 0) return tail;
   const nameWidth = Math.min(22, Math.max(10, ...repositories.map((r) => r.repository.length)));
   const row = (name: string, cells: readonly string[]) =>
     [pad(name, nameWidth), ...cells.map((cell, i) => pad(cell, COLUMNS[i]?.width ?? 0, COLUMNS[i]?.right))].join('  ').trimEnd();
@@ -142,9 +158,64 @@ function repositoryTable(repositories: readonly RepositoryStatus[], now: Date): 
       const when = repo.lastErrorAt ? `${ago(repo.lastErrorAt, now)}: ` : '';
       lines.push(`  error   ${when}${oneLine(repo.lastError)}`);
     }
-    if (!repo.configured) lines.push('  (no longer in the configuration)');
+    if (!repo.configured && repo.source === 'configured') lines.push('  (no longer in the configuration)');
+  }
+  return [...lines, ...tail];
+}
+
+function needsLook(repo: RepositoryStatus): boolean {
+  return (
+    repo.lastError !== null ||
+    repo.setupError !== null ||
+    (repo.source === 'configured' && (!repo.validated || !repo.configured)) ||
+    repo.jobs.pending + repo.jobs.running > 0
+  );
+}
+
+function summariseRest(total: number, attention: number, shown: number): string[] {
+  const lines: string[] = [];
+  if (attention > shown) lines.push(`and ${count(attention - shown, 'more repository', 'more repositories')} with an error or a live job`);
+  const fine = total - attention;
+  if (fine > 0) lines.push(`${count(fine, 'repository', 'repositories')} with no error and no live job not listed`);
+  lines.push('(`autosolve status --json` lists every repository)');
+  return lines;
+}
+
+/**
+ * The fleet, once it has anything to say (a discovered repository, a stream, a
+ * detection path): members by source and path, drops, each stream's position.
+ */
+export function describeFleet(fleet: FleetStatus, now: Date): string[] {
+  const { members, dropped, scopes } = fleet;
+  const placed = members.total - members.byPath.undecided;
+  if (members.bySource.discovered === 0 && dropped.count === 0 && scopes.length === 0 && placed === 0) return [];
+  const indent = ' '.repeat(12);
+  const paths = (['stream', 'sweep', 'walk', 'undecided'] as const)
+    .filter((path) => members.byPath[path] > 0)
+    .map((path) => `${number(members.byPath[path])} ${path}`);
+  const lines = [
+    `fleet       ${count(members.total, 'member', 'members')}: ${number(members.bySource.configured)} configured, ${number(members.bySource.discovered)} discovered`,
+    ...(paths.length > 0 ? [`${indent}detection: ${paths.join(', ')}`] : []),
+  ];
+  if (dropped.count > 0) {
+    lines.push(`${indent}${count(dropped.count, 'discovered repository', 'discovered repositories')} dropped${dropped.count > dropped.latest.length ? ', latest:' : ':'}`);
+    for (const drop of dropped.latest) lines.push(`${indent}  ${drop.repository} ${ago(drop.droppedAt, now)}: ${oneLine(drop.reason ?? 'no reason recorded')}`);
+  }
+  for (const scope of scopes) {
+    const { since, page, etag } = scope.cursor;
+    lines.push(`stream      ${scope.scope}, ${scope.lastPolledAt ? `last pass ${ago(scope.lastPolledAt, now)}` : 'no pass completed yet'}`);
+    lines.push(`${indent}cursor  since ${since ?? '(start)'}, page ${page}, etag ${etag ?? '-'}`);
+    if (scope.lastError) lines.push(`${indent}error   ${scope.lastErrorAt ? `${ago(scope.lastErrorAt, now)}: ` : ''}${oneLine(scope.lastError)}`);
   }
   return lines;
+}
+
+function number(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${number(n)} ${n === 1 ? one : many}`;
 }
 
 function describeCursor(repo: RepositoryStatus): string {

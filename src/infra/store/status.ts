@@ -7,7 +7,9 @@
 import type { Kysely } from 'kysely';
 import { backlogCutoff, describeBacklogPolicy, unansweredDecision, type BacklogPolicy } from '../../domain/eligibility.js';
 import type { RepositoryRef, SyncCursor } from '../../domain/entities.js';
+import type { DetectionPath, MemberSource } from '../../domain/fleet/types.js';
 import { SqlBacklogStore } from './backlog.js';
+import { ageSeconds, readFleetStatus, type FleetStatus } from './fleet-status.js';
 import { SqlJobQueue } from './queue.js';
 import { SqlStateStore } from './repositories.js';
 import type { QueueJobState, Schema } from './schema.js';
@@ -42,6 +44,12 @@ export interface RepositoryStatus {
   readonly githubId: number | null;
   /** Listed in the configuration given to repositories(); true for every row when none was given. */
   readonly configured: boolean;
+  /** `configured` (github.repositories) or `discovered` (github.organizations). */
+  readonly source: MemberSource;
+  /** The organisation a discovered repository was listed in; null for a configured one. */
+  readonly organization: string | null;
+  /** How the fleet detects its changes; null before the fleet placed it. */
+  readonly detectionPath: DetectionPath | null;
   readonly validated: boolean;
   readonly validatedAt: string | null;
   /** The last poll that completed (ISO 8601), and how many whole seconds before `now` it was. */
@@ -99,7 +107,9 @@ export class StatusReader {
   /**
    * Every repository in the database, plus each of `configured` not there yet
    * (never validated). With `configured`, its order comes first and rows the
-   * configuration no longer lists follow with `configured: false`.
+   * configuration no longer lists follow with `configured: false`, as do
+   * discovered repositories. Discovered repositories that were dropped are
+   * left out: fleet() counts them.
    */
   async repositories(now: Date = new Date(), configured?: readonly RepositoryRef[], backlog?: BacklogSettings): Promise<RepositoryStatus[]> {
     const [rows, issueCounts, jobCounts, setupFailures] = await Promise.all([
@@ -109,15 +119,17 @@ export class StatusReader {
       this.db.selectFrom('setup_failures').selectAll().execute(),
     ]);
     const setupErrorOf = new Map(setupFailures.map((f) => [sameKey(f), { error: f.error, at: f.failed_at }]));
+    const issuesOf = new Map(issueCounts.map((c) => [c.repositoryId, { stored: c.stored, open: c.open }]));
     const backlogOf = new Map<number, BacklogStatus>();
-    if (backlog) for (const row of rows) backlogOf.set(row.id, await this.#backlog(row.id, row.first_synced_at, backlog));
+    // Only a repository with open issues can have backlog: a large fleet of quiet
+    // repositories costs no query each.
+    if (backlog) for (const row of rows) backlogOf.set(row.id, await this.#backlog(row.id, row.first_synced_at, backlog, (issuesOf.get(row.id)?.open ?? 0) > 0));
     const jobsOf = new Map<number, QueueTotals>();
     for (const { repositoryId, state, count } of jobCounts) {
       const totals = jobsOf.get(repositoryId) ?? emptyTotals();
       totals[state] += count;
       jobsOf.set(repositoryId, totals);
     }
-    const issuesOf = new Map(issueCounts.map((c) => [c.repositoryId, { stored: c.stored, open: c.open }]));
     const wanted = configured?.map((r) => sameKey(r));
     const byName = new Map(
       rows.map((row): [string, RepositoryStatus] => [
@@ -128,7 +140,10 @@ export class StatusReader {
           name: row.name,
           id: row.id,
           githubId: row.github_id === null ? null : Number(row.github_id),
-          configured: wanted === undefined || wanted.includes(sameKey(row)),
+          configured: wanted === undefined || (row.source === 'configured' && wanted.includes(sameKey(row))),
+          source: row.source,
+          organization: row.organization,
+          detectionPath: row.detection_path,
           validated: row.validated_at !== null,
           validatedAt: row.validated_at,
           lastPolledAt: row.last_polled_at,
@@ -147,6 +162,11 @@ export class StatusReader {
     const listed = configured.map((ref) => byName.get(sameKey(ref)) ?? neverValidated(ref, setupErrorOf.get(sameKey(ref)) ?? null, backlog));
     const unlisted = [...byName.values()].filter((r) => !r.configured);
     return [...listed, ...unlisted];
+  }
+
+  /** The fleet: members by source and detection path, dropped repositories, scope streams. */
+  fleet(now: Date = new Date()): Promise<FleetStatus> {
+    return readFleetStatus(this.db, now);
   }
 
   /** The budget the daemon last saw, or null before it has seen one. */
@@ -216,6 +236,9 @@ export class StatusReader {
         'repositories.github_id',
         'repositories.validated_at',
         'repositories.first_synced_at',
+        'repositories.source',
+        'repositories.organization',
+        'repositories.detection_path',
         'sync_cursors.since',
         'sync_cursors.page',
         'sync_cursors.etag',
@@ -223,15 +246,16 @@ export class StatusReader {
         'sync_cursors.last_error',
         'sync_cursors.last_error_at',
       ])
+      .where((eb) => eb.or([eb('repositories.source', '=', 'configured'), eb('repositories.dropped_at', 'is', null)]))
       .orderBy('repositories.owner')
       .orderBy('repositories.name')
       .execute();
   }
 
-  async #backlog(repositoryId: number, firstSyncAt: string | null, settings: BacklogSettings): Promise<BacklogStatus> {
+  async #backlog(repositoryId: number, firstSyncAt: string | null, settings: BacklogSettings, hasOpen: boolean): Promise<BacklogStatus> {
     const cutoff = firstSyncAt === null ? null : backlogCutoff(settings.policy, firstSyncAt);
     let skipped = 0;
-    if (cutoff) {
+    if (cutoff && hasOpen) {
       const unanswered = await new SqlBacklogStore(this.db).unanswered(repositoryId);
       skipped = unanswered.filter((entry) => unansweredDecision(entry, cutoff, settings.requiredLabel, settings.dryRun) === 'backlog').length;
     }
@@ -266,12 +290,6 @@ function sameKey(repo: RepositoryRef): string {
   return key(repo).toLowerCase();
 }
 
-function ageSeconds(iso: string | null, now: Date): number | null {
-  if (iso === null) return null;
-  const then = Date.parse(iso);
-  return Number.isNaN(then) ? null : Math.max(0, Math.floor((now.getTime() - then) / 1000));
-}
-
 function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupError'], backlog: BacklogSettings | undefined): RepositoryStatus {
   return {
     repository: key(ref),
@@ -280,6 +298,9 @@ function neverValidated(ref: RepositoryRef, setupError: RepositoryStatus['setupE
     id: null,
     githubId: null,
     configured: true,
+    source: 'configured',
+    organization: null,
+    detectionPath: null,
     validated: false,
     validatedAt: null,
     lastPolledAt: null,
