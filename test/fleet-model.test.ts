@@ -213,6 +213,8 @@ describe('filterListing', () => {
     const result = filterListing({ name: 'acme', include: [], exclude: [], topics: [] }, [repo('api'), repo('.github'), repo('old', { archived: true })]);
     assert.deepEqual(result.kept.map((r) => r.name), ['api', '.github']);
     assert.equal(result.archived, 1);
+    const star = filterListing({ name: 'acme', include: ['*'], exclude: [], topics: [] }, [repo('api'), repo('.github')]);
+    assert.deepEqual(star.kept.map((r) => r.name), ['api', '.github'], 'a glob takes names starting with a dot too');
   });
 
   it('applies include and exclude globs ignoring case, and requires every topic', () => {
