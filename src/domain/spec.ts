@@ -40,5 +40,7 @@ export interface GlobalWorkerSpec {
    * `signal` at once and `stopping` is the same signal.
    */
   readonly drains?: boolean;
+  /** Whether it finds changes on GitHub (a stream, the sweeper), as the issue poller does: `run --once` runs it with the pollers. Default false. */
+  readonly detects?: boolean;
   work(signal: AbortSignal, stopping?: AbortSignal): Promise<void>;
 }
