@@ -40,7 +40,12 @@ export interface GlobalWorkerSpec {
    * `signal` at once and `stopping` is the same signal.
    */
   readonly drains?: boolean;
-  /** Whether it finds changes on GitHub (a stream, the sweeper), as the issue poller does: `run --once` runs it with the pollers. Default false. */
+  /**
+   * Finds repositories that changed and nudges their walks (an organisation's
+   * issue stream, a sweep). In --once mode it runs before the walks, so that
+   * what it found is walked in the same run; otherwise it is an ordinary
+   * worker. Default false.
+   */
   readonly detects?: boolean;
   work(signal: AbortSignal, stopping?: AbortSignal): Promise<void>;
 }
