@@ -7,7 +7,10 @@ import { describe, it } from 'node:test';
 import { Fleet, type FleetMember } from '../src/domain/fleet/fleet.js';
 import { filterListing } from '../src/domain/fleet/organization-filter.js';
 import { choosePaths, type PathPolicy } from '../src/domain/fleet/paths.js';
+import { DiscoveryError } from '../src/domain/fleet/errors.js';
 import { DAY_MS, WEEK_MS, type FleetIntervals } from '../src/domain/fleet/sweep-schedule.js';
+import { ClassifiedError, failureKindOf, pauseReasonOf } from '../src/domain/failure.js';
+import { SweepBatchSize } from '../src/domain/tasks/global/sweep-batch-size.js';
 import type { DiscoveredRepository, FleetEntry } from '../src/domain/fleet/types.js';
 
 const MINUTE = 60_000;
@@ -230,5 +233,66 @@ describe('filterListing', () => {
     const result = filterListing(spec, listed);
     assert.deepEqual(result.kept.map((r) => r.name), ['API-Core', 'Web']);
     assert.deepEqual({ archived: result.archived, filtered: result.filtered }, { archived: 1, filtered: 3 });
+  });
+});
+
+describe('Fleet bookkeeping', () => {
+  it('raises a watermark only forward, marks joins once, and walks only the walk path on its own', () => {
+    const { fleet, clock } = harness();
+    fleet.load([entry(1), entry(2, 'solo', 'x', { source: 'configured', organization: null, firstSyncedAt: '2025-01-01T00:00:00Z' })], new Map());
+    fleet.changed(1, '2025-06-01T10:00:00Z');
+    fleet.changed(1, '2025-06-01T09:00:00Z');
+    assert.equal(fleet.byRepositoryId(1)?.watermark, '2025-06-01T10:00:00Z');
+    assert.equal(fleet.byRepositoryId(1)?.lastChangeAt, clock.now);
+    assert.deepEqual(fleet.unjoined(), [1]);
+    fleet.joined([1, 2], '2025-06-01T12:00:00Z');
+    assert.equal(fleet.byRepositoryId(1)?.firstSyncedAt, '2025-06-01T12:00:00Z');
+    assert.equal(fleet.byRepositoryId(2)?.firstSyncedAt, '2025-01-01T00:00:00Z', 'a first sync time never moves');
+    const [streamMember, walkMember] = [fleet.byRepositoryId(1)!, fleet.byRepositoryId(2)!];
+    assert.equal(fleet.walkIntervalOf(streamMember), null);
+    assert.equal(fleet.walkIntervalOf(walkMember), MINUTE);
+    fleet.leave(1);
+    assert.equal(fleet.size, 1);
+    assert.equal(fleet.byGithubId(1001), undefined);
+  });
+});
+
+describe('SweepBatchSize', () => {
+  it('halves on a slow answer or a failure, grows by a quarter on quick ones, within 1..100', () => {
+    const size = new SweepBatchSize(40, 5_000);
+    size.answered(6_000);
+    assert.equal(size.current, 20);
+    size.failed();
+    assert.equal(size.current, 10);
+    size.answered(100);
+    assert.equal(size.current, 12);
+    for (let i = 0; i < 40; i++) size.answered(100);
+    assert.equal(size.current, 100);
+    for (let i = 0; i < 40; i++) size.failed();
+    assert.equal(size.current, 1);
+    for (let i = 0; i < 3; i++) size.answered(100);
+    assert.equal(size.current, 1);
+    size.answered(100);
+    assert.equal(size.current, 2, 'growth from 1 still moves');
+  });
+});
+
+describe('DiscoveryError', () => {
+  it('names every failing organisation; a permanent failure decides the classification and is a configuration error', () => {
+    const busy = new ClassifiedError('service', 'GitHub answered 502');
+    const missing = new ClassifiedError('permanent', 'Not Found (404)');
+    const error = new DiscoveryError([
+      { organization: 'busy', cause: busy },
+      { organization: 'typo-org', cause: missing },
+    ]);
+    assert.match(error.message, /typo-org, busy/);
+    assert.match(error.message, /check github.organizations/);
+    assert.equal(failureKindOf(error), 'permanent');
+    assert.equal(pauseReasonOf(error), 'configuration');
+    const transient = new DiscoveryError([{ organization: 'busy', cause: busy }]);
+    assert.equal(failureKindOf(transient), 'service');
+    assert.equal(pauseReasonOf(transient), undefined);
+    const refused = new DiscoveryError([{ organization: 'acme', cause: new ClassifiedError('permanent', 'Bad credentials', { pausesWork: 'credential' }) }]);
+    assert.equal(pauseReasonOf(refused), 'credential', 'a refused token stays a credential problem');
   });
 });
