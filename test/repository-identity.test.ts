@@ -75,7 +75,7 @@ describe('migration 008-repository-identity', () => {
 
   it('merges the rows an older build made for one GitHub id into the oldest, keeping its first sync and taking the others’ issues and jobs', async () => {
     const migrator = new SchemaMigrator(database.db, database.path);
-    assert.deepEqual(await migrator.down(1), ['008-repository-identity']);
+    assert.deepEqual(await migrator.down(2), ['009-fleet', '008-repository-identity']);
     const db = database.db;
     await db.insertInto('repositories').values([
       { owner: 'acme', name: 'api', github_id: 42, validated_at: '2026-01-01T00:00:00.000Z', created_at: '2026-01-01T00:00:00.000Z', first_synced_at: '2026-01-01T00:00:00.000Z' },

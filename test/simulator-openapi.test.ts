@@ -24,7 +24,7 @@ before(async () => {
   sim = await startSimulator({ now: () => clock.now, tokens: [TOKEN] });
   sim.addRepository({ owner: 'acme', name: 'api' });
   sim.addRepository({ owner: 'acme', name: 'private-api', private: true });
-  sim.addRepository({ owner: 'acme', name: 'web' });
+  sim.addRepository({ owner: 'acme', name: 'web', archived: true, topics: ['frontend', 'fleet'] });
   const at = (minutes: number) => new Date(T0 - minutes * 60_000).toISOString();
   sim.addIssue('acme', 'api', {
     title: 'Crash on empty config',
@@ -126,6 +126,24 @@ void describe('the simulator against GitHub\'s REST description', () => {
     ok(await call('GET', '/repos/acme/api/labels?per_page=2&page=2'));
   });
 
+  void it('answers the listings across repositories (organisation repositories and issues, the user\'s issues)', async () => {
+    const repos = await call('GET', '/orgs/acme/repos?type=all&sort=created&direction=asc&per_page=2');
+    ok(repos);
+    assert.match(repos.headers.get('link') ?? '', /rel="next"/);
+    ok(await call('GET', '/orgs/acme/repos?per_page=2&page=2'));
+    ok(await call('GET', '/orgs/acme/repos?type=private&sort=full_name'));
+    ok(await call('GET', '/orgs/ACME/repos?sort=updated&direction=desc'));
+
+    const issues = await call('GET', '/orgs/acme/issues?filter=all&state=all&sort=updated&direction=asc&per_page=3');
+    ok(issues);
+    assert.match(issues.headers.get('link') ?? '', /rel="last"/);
+    ok(await call('GET', '/orgs/acme/issues?filter=all&state=all&per_page=3&page=2'));
+    ok(await call('GET', `/orgs/acme/issues?filter=all&labels=autosolve&since=${new Date(T0 - 55 * 60_000).toISOString()}`));
+    ok(await call('GET', '/orgs/acme/issues'));
+    ok(await call('GET', '/issues?filter=all&state=all&sort=comments&per_page=100'));
+    ok(await call('GET', '/api/v3/issues?filter=created'));
+  });
+
   void it('answers failures with the statuses and error bodies GitHub describes', async () => {
     assert.equal((await call('GET', '/repos/acme/nope')).status, 404);
     assert.equal((await call('GET', '/repos/acme/api/issues/999')).status, 404);
@@ -136,6 +154,8 @@ void describe('the simulator against GitHub\'s REST description', () => {
     assert.equal((await call('PATCH', '/repos/acme/api/issues/comments/1', { body: '{"body":"x"}' })).status, 404);
     assert.equal((await call('GET', '/repos/acme/nope/labels')).status, 404);
     assert.equal((await call('GET', '/no/such/endpoint')).status, 404);
+    assert.equal((await call('GET', '/orgs/nobody/repos')).status, 404);
+    assert.equal((await call('GET', '/orgs/nobody/issues')).status, 404);
 
     assert.equal((await call('GET', '/repos/acme/api', { token: 'revoked' })).status, 401);
     assert.equal((await call('GET', '/repos/acme/api/issues', { token: null })).status, 401);
@@ -143,7 +163,11 @@ void describe('the simulator against GitHub\'s REST description', () => {
 
     for (const query of ['state=bogus', 'sort=bogus', 'direction=up', 'since=yesterday']) {
       assert.equal((await call('GET', `/repos/acme/api/issues?${query}`)).status, 422, query);
+      assert.equal((await call('GET', `/orgs/acme/issues?${query}`)).status, 422, query);
+      assert.equal((await call('GET', `/issues?${query}`)).status, 422, query);
     }
+    assert.equal((await call('GET', '/issues?filter=bogus')).status, 422);
+    assert.equal((await call('GET', '/orgs/acme/repos?sort=bogus')).status, 422);
     assert.equal((await call('GET', '/repos/acme/api/issues/1/comments?since=yesterday')).status, 422);
     assert.equal((await call('POST', '/repos/acme/api/issues/1/comments', { body: '{"body":' })).status, 400);
     assert.equal((await call('POST', '/repos/acme/api/issues/1/comments', { body: '{"body":""}' })).status, 422);

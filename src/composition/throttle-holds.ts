@@ -8,6 +8,10 @@ const HOLD_WORDS: Record<WaitReason, string> = {
   'secondary-rate-limit': "GitHub's secondary rate limit",
   'retry-after': 'GitHub asked to wait (retry-after)',
   'write-pacing': 'the comment budget for the minute or the hour is spent',
+  'rest-points': "the REST points of the minute (github.rateLimit.pointsPerMinute) are spent",
+  'graphql-points': "the GraphQL points of the minute (github.rateLimit.graphqlPointsPerMinute) are spent",
+  'cpu-time': "GitHub's estimated server time of the minute (github.rateLimit.cpuPerMinute) is spent",
+  'primary-pacing': "the token's hourly budget is below half: requests are spread until its reset",
 };
 
 /** Holds long enough to look like a hang are said out loud. */

@@ -20,9 +20,12 @@ export class FaultQueue {
     this.pending = [];
   }
 
-  /** The first fault, in injection order, that matches the request; uses up one of its times. */
-  take(method: string, path: string): SimFault | undefined {
-    const index = this.pending.findIndex(({ fault }) => matches(fault, method, path));
+  /**
+   * The first fault, in injection order, that matches the request and `accept`; uses up one of its times.
+   * By default a per-repository GraphQL fault is left for the query's resolution to take.
+   */
+  take(method: string, path: string, accept: (fault: SimFault) => boolean = (fault) => fault.kind !== 'graphql-forbidden'): SimFault | undefined {
+    const index = this.pending.findIndex(({ fault }) => accept(fault) && matches(fault, method, path));
     if (index < 0) return undefined;
     const entry = this.pending[index] as PendingFault;
     entry.left -= 1;
@@ -32,6 +35,7 @@ export class FaultQueue {
 }
 
 function matches(fault: SimFault, method: string, path: string): boolean {
+  if (fault.kind.startsWith('graphql-') && (method.toUpperCase() !== 'POST' || path !== '/graphql')) return false;
   const match = fault.match;
   if (!match) return true;
   if (match.method !== undefined && match.method.toUpperCase() !== method.toUpperCase()) return false;

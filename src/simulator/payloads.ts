@@ -141,19 +141,19 @@ export function repositoryPayload(state: SimulatorState, base: UrlBase, reposito
     default_branch: 'main',
     open_issues_count: openIssues,
     is_template: false,
-    topics: [],
+    topics: [...repository.topics],
     has_issues: true,
     has_projects: true,
     has_wiki: true,
     has_pages: false,
     has_downloads: true,
     has_discussions: false,
-    archived: false,
+    archived: repository.archived,
     disabled: false,
     visibility: repository.private ? 'private' : 'public',
     pushed_at: repository.createdAt,
     created_at: repository.createdAt,
-    updated_at: repository.createdAt,
+    updated_at: repository.updatedAt,
     permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
     allow_forking: true,
     web_commit_signoff_required: false,
@@ -245,13 +245,13 @@ export function commentPayload(state: SimulatorState, base: UrlBase, comment: Co
   };
 }
 
-export function rateLimitPayload(core: RateLimitState) {
+export function rateLimitPayload(core: RateLimitState, graphql: RateLimitState) {
   const resource = { limit: core.limit, used: core.used, remaining: core.remaining, reset: core.resetAt };
   return {
     resources: {
       core: resource,
       search: { limit: 30, used: 0, remaining: 30, reset: core.resetAt },
-      graphql: { limit: 5000, used: 0, remaining: 5000, reset: core.resetAt },
+      graphql: { limit: graphql.limit, used: graphql.used, remaining: graphql.remaining, reset: graphql.resetAt },
     },
     rate: resource,
   };

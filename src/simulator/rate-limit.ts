@@ -38,9 +38,9 @@ export class RateLimitBudgets {
     return this.current(token).remaining <= 0;
   }
 
-  charge(token: string): void {
+  charge(token: string, points = 1): void {
     const budget = this.current(token);
-    budget.remaining = Math.max(0, budget.remaining - 1);
+    budget.remaining = Math.max(0, budget.remaining - points);
   }
 
   /** What an unauthenticated caller sees: GitHub's anonymous limit of 60, never charged here. */

@@ -8,61 +8,24 @@ import {
   labelPayload,
   rateLimitPayload,
   repositoryPayload,
-  type UrlBase,
 } from './payloads.js';
-import type { RateLimitBudgets } from './rate-limit.js';
-import { SIM_USER, type IssueRecord, type RepositoryRecord, type SimulatorState } from './state.js';
+import {
+  invalid,
+  issueMatches,
+  issueQueryOf,
+  json,
+  notFound,
+  pageRequest,
+  sinceOf,
+  sortKey,
+  type Reply,
+  type Route,
+  type RouteContext,
+} from './route-kit.js';
+import { scopeRoutes } from './scope-routes.js';
+import { SIM_USER, type IssueRecord, type RepositoryRecord } from './state.js';
 
-export interface RouteContext {
-  state: SimulatorState;
-  budgets: RateLimitBudgets;
-  token: string;
-  method: string;
-  /** Without query and '/api/v3' prefix. */
-  path: string;
-  search: URLSearchParams;
-  base: UrlBase;
-  /** The raw request body. */
-  body: string;
-}
-
-export interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-interface Route {
-  /** The operation in GitHub's REST description this route answers as; test/simulator-openapi.test.ts holds it to it. */
-  operationId: string;
-  method: string;
-  pattern: RegExp;
-  /** Free routes cost no rate-limit unit (GitHub's /rate_limit). */
-  free?: boolean;
-  handle(context: RouteContext, params: string[]): Reply;
-}
-
-const notFound = (): Reply => ({ status: 404, body: errors.notFound() });
-const json = (body: unknown, status = 200): Reply => ({ status, body });
-
-const ISSUE_STATES = ['open', 'closed', 'all'];
-const ISSUE_SORTS = ['created', 'updated', 'comments'];
-const DIRECTIONS = ['asc', 'desc'];
-
-function invalid(resource: string, field: string): Reply {
-  return { status: 422, body: errors.validationFailed(resource, field, 'invalid') };
-}
-
-/** GitHub's `since`: an ISO 8601 timestamp; null when absent, NaN when unparsable. */
-function sinceOf(search: URLSearchParams): number | null {
-  const value = search.get('since');
-  if (value === null || value === '') return null;
-  return /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-}
-
-function pageRequest(context: RouteContext) {
-  return { url: `${context.base.api}${context.path}`, search: context.search };
-}
+export type { Reply, RouteContext } from './route-kit.js';
 
 function withRepository(
   handle: (context: RouteContext, repository: RepositoryRecord, rest: string[]) => Reply,
@@ -92,33 +55,13 @@ function withIssue(
 }
 
 function listIssues(context: RouteContext, repository: RepositoryRecord): Reply {
-  const { search } = context;
-  const state = search.get('state') ?? 'open';
-  const sort = search.get('sort') ?? 'created';
-  const direction = search.get('direction') ?? 'desc';
-  const since = sinceOf(search);
-  if (!ISSUE_STATES.includes(state)) return invalid('Issue', 'state');
-  if (!ISSUE_SORTS.includes(sort)) return invalid('Issue', 'sort');
-  if (!DIRECTIONS.includes(direction)) return invalid('Issue', 'direction');
-  if (Number.isNaN(since)) return invalid('Issue', 'since');
-  const wanted = (search.get('labels') ?? '')
-    .split(',')
-    .map((label) => label.trim().toLowerCase())
-    .filter((label) => label !== '');
-
-  const key = (issue: IssueRecord): number =>
-    sort === 'comments'
-      ? issue.comments.length
-      : Date.parse(sort === 'updated' ? issue.updatedAt : issue.createdAt);
-  const sign = direction === 'asc' ? 1 : -1;
+  const query = issueQueryOf(context.search);
+  if ('error' in query) return query.error;
+  const sign = query.direction === 'asc' ? 1 : -1;
+  const key = sortKey(query.sort);
   const matching = context.state
     .issuesOf(repository)
-    .filter((issue) => state === 'all' || issue.state === state)
-    .filter((issue) => since === null || Date.parse(issue.updatedAt) >= since)
-    .filter((issue) => {
-      const carried = new Set(issue.labels.map((label) => label.toLowerCase()));
-      return wanted.every((label) => carried.has(label));
-    })
+    .filter((issue) => issueMatches(query, issue))
     .sort((a, b) => sign * (key(a) - key(b)) || a.id - b.id);
 
   const page = paginate(pageRequest(context), matching);
@@ -170,12 +113,14 @@ function createComment(context: RouteContext, issue: IssueRecord): Reply {
 const OWNER_REPO = String.raw`/repos/([^/]+)/([^/]+)`;
 
 const routes: Route[] = [
+  ...scopeRoutes,
   {
     operationId: 'rate-limit/get',
     method: 'GET',
     pattern: /^\/rate_limit$/,
     free: true,
-    handle: (context) => json(rateLimitPayload(context.budgets.stateOf(context.token))),
+    handle: (context) =>
+      json(rateLimitPayload(context.budgets.stateOf(context.token), context.graphqlBudgets.stateOf(context.token))),
   },
   {
     operationId: 'users/get-authenticated',

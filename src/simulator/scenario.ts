@@ -38,17 +38,35 @@ const issueSchema = z
     }
   });
 
+const topic = z.string().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'expected a GitHub topic: lower-case letters, digits and "-", at most 50');
+
 const repositorySchema = z.strictObject({
   owner: repositoryName,
   name: repositoryName,
   private: z.boolean().exactOptional(),
+  archived: z.boolean().exactOptional(),
+  topics: z.array(topic).exactOptional(),
   issues: z.array(issueSchema).exactOptional(),
+});
+
+const positive = z.number().int().min(1);
+
+const generatorSchema = z.strictObject({
+  owner: repositoryName,
+  count: positive.max(100_000),
+  namePrefix: z.string().regex(/^[A-Za-z0-9_.-]*$/, 'expected letters, digits, "-", "_" or "."').exactOptional(),
+  issuesPerRepository: z.number().int().min(0).max(1000).exactOptional(),
+  archivedEvery: positive.exactOptional(),
+  topics: z.array(topic).exactOptional(),
+  pullRequestEvery: positive.exactOptional(),
+  labels: z.array(z.string().min(1)).exactOptional(),
 });
 
 export const scenarioSchema = z
   .strictObject({
     tokens: z.array(z.string().min(1)).min(1).exactOptional(),
-    repositories: z.array(repositorySchema),
+    repositories: z.array(repositorySchema).default([]),
+    generate: z.array(generatorSchema).exactOptional(),
   })
   .superRefine((scenario, context) => {
     const seen = new Set<string>();
@@ -58,6 +76,22 @@ export const scenarioSchema = z
         context.addIssue({ code: 'custom', path: ['repositories', index], message: `duplicate repository ${key}` });
       }
       seen.add(key);
+    });
+    // A generated name that a listed repository (or another generator) already uses.
+    scenario.generate?.forEach((generator, index) => {
+      const prefix = `${generator.owner}/${generator.namePrefix ?? 'repo-'}`.toLowerCase();
+      const width = String(generator.count).length;
+      for (const key of seen) {
+        if (!key.startsWith(prefix)) continue;
+        const rest = key.slice(prefix.length);
+        if (rest.length === width && /^\d+$/.test(rest) && Number(rest) >= 1 && Number(rest) <= generator.count) {
+          context.addIssue({ code: 'custom', path: ['generate', index], message: `generates ${key}, which already exists` });
+          return;
+        }
+      }
+      for (let n = 1; n <= generator.count && seen.size < 1_000_000; n++) {
+        seen.add(`${prefix}${String(n).padStart(width, '0')}`);
+      }
     });
   });
 

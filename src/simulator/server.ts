@@ -1,62 +1,39 @@
-/** The simulator's HTTP server: authentication, rate limiting, faults, ETags, and the Simulator handle. */
+/** The simulator's HTTP server: authentication, rate limits, faults, latency, ETags, and the Simulator handle. */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultQueue } from './faults.js';
+import { prepareQuery, rateLimitedReply, runQuery, type PreparedQuery } from './graphql/endpoint.js';
+import {
+  etagMatches,
+  faultReply,
+  headerOf,
+  MALFORMED_BODY,
+  rateLimitHeaders,
+  readBody,
+  tokenOf,
+  type RateLimitResource,
+} from './http.js';
+import { BreachLog, restPoints, SecondaryLimiter, type Api } from './limits.js';
 import { errors, type UrlBase } from './payloads.js';
 import { RateLimitBudgets } from './rate-limit.js';
 import { matchRoute, type Reply } from './routes.js';
 import { seedScenario } from './seed.js';
 import { SimulatorState } from './state.js';
-import type { RateLimitState, SimFault, SimRequest, Simulator, SimulatorOptions } from './types.js';
+import type { RateLimitState, SimBreachKind, SimRequest, Simulator, SimulatorOptions } from './types.js';
 
 const API_PREFIX = '/api/v3';
-const MAX_BODY_BYTES = 1 << 20;
 
-/** 'token X' or 'Bearer X' → X; anything else → null. */
-function tokenOf(authorization: string | undefined): string | null {
-  const match = /^(?:token|bearer)\s+(\S+)\s*$/i.exec(authorization ?? '');
-  return match ? (match[1] ?? null) : null;
+/** What one admitted request needs to be answered. */
+interface Exchange {
+  record: SimRequest;
+  token: string;
+  requestId: string;
+  search: URLSearchParams;
+  base: UrlBase;
+  body: string;
 }
-
-function headerOf(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(', ') : (value ?? null);
-}
-
-/** If-None-Match holds a list of tags; weak comparison ignores the W/ prefix, as RFC 9110 says for GET. */
-function etagMatches(ifNoneMatch: string | null, etag: string): boolean {
-  if (ifNoneMatch === null) return false;
-  const strip = (tag: string) => tag.trim().replace(/^W\//, '');
-  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || strip(tag) === strip(etag));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function rateLimitHeaders(limit: RateLimitState): Record<string, string> {
-  return {
-    'x-ratelimit-limit': String(limit.limit),
-    'x-ratelimit-remaining': String(limit.remaining),
-    'x-ratelimit-reset': String(limit.resetAt),
-    'x-ratelimit-used': String(limit.used),
-    'x-ratelimit-resource': 'core',
-  };
-}
-
-/** A truncated list of issues: valid JSON up to the point where the connection "broke". */
-const MALFORMED_BODY = '[{"id":1,"number":1,"title":"Crash when the config file is emp';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const clock = options.now ?? Date.now;
@@ -66,12 +43,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const tokens = new Set([...(options.tokens ?? []), ...(options.scenario?.tokens ?? [])]);
   if (tokens.size === 0) tokens.add('sim-token');
   if (options.scenario) seedScenario(state, options.scenario);
-  const budgets = new RateLimitBudgets(options.rateLimit ?? 5000, options.rateLimitWindowMs ?? 3_600_000, now);
+  const windowMs = options.rateLimitWindowMs ?? 3_600_000;
+  const budgets = new RateLimitBudgets(options.rateLimit ?? 5000, windowMs, now);
+  const graphqlBudgets = new RateLimitBudgets(options.graphqlRateLimit ?? 5000, windowMs, now);
+  const secondary = options.secondaryLimits ? new SecondaryLimiter(options.secondaryLimits, now) : undefined;
+  const latency = options.latency ?? {};
+  const breaches = new BreachLog();
   const faults = new FaultQueue();
   const requests: SimRequest[] = [];
   const listeners = new Set<(request: SimRequest) => void>();
   const shutdown = new AbortController();
   let requestCounter = 0;
+  let inFlight = 0;
   const instance = randomBytes(2).toString('hex').toUpperCase();
 
   const requestLogLimit = options.requestLogLimit ?? Number.POSITIVE_INFINITY;
@@ -84,14 +67,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     for (const listener of [...listeners]) listener(record);
   }
 
-  function send(res: ServerResponse, record: SimRequest, reply: Reply, limit: RateLimitState, requestId: string): void {
-    const text = reply.body === undefined || reply.status === 304 ? undefined : JSON.stringify(reply.body);
+  function send(
+    res: ServerResponse,
+    record: SimRequest,
+    reply: Reply,
+    limit: RateLimitState,
+    requestId: string,
+    resource: RateLimitResource = 'core',
+  ): void {
+    const text = reply.body === undefined || reply.status === 304 ? undefined : (reply.text ?? JSON.stringify(reply.body));
     res.statusCode = reply.status;
     const headers: Record<string, string> = {
       date: new Date(now()).toUTCString(),
-      ...rateLimitHeaders(limit),
+      ...rateLimitHeaders(limit, resource),
       'x-github-request-id': requestId,
-      'x-github-media-type': 'github.v3; format=json',
+      'x-github-media-type': resource === 'graphql' ? 'github.v4; format=json' : 'github.v3; format=json',
       'x-github-api-version-selected': '2022-11-28',
       vary: 'Accept, Authorization, Cookie, X-GitHub-OTP',
       ...reply.headers,
@@ -108,26 +98,73 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.end(text);
   }
 
-  function faultReply(fault: SimFault, requestId: string): Reply {
-    switch (fault.kind) {
-      case 'status': {
-        const fallback = { message: STATUS_CODES[fault.status] ?? 'Error', documentation_url: 'https://docs.github.com/rest' };
-        const body = fault.status === 204 || fault.status === 304 ? undefined : (fault.body ?? fallback);
-        return { status: fault.status, body, headers: fault.headers ?? {} };
-      }
-      case 'secondary-rate-limit': {
-        const status = fault.status ?? 403;
-        const headers: Record<string, string> =
-          fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-        return { status, body: errors.secondaryRateLimit(requestId, status), headers };
-      }
-      case 'server-error': {
-        const status = fault.status ?? 500;
-        return { status, body: { message: status === 500 ? 'Server Error' : (STATUS_CODES[status] ?? 'Error') } };
-      }
-      default:
-        throw new Error(`fault ${fault.kind} has no reply`);
+  function breach(kind: SimBreachKind, exchange: Pick<Exchange, 'record' | 'token'>): void {
+    breaches.record({ kind, at: now(), token: exchange.token, method: exchange.record.method, path: exchange.record.path });
+  }
+
+  /** False when the simulator closed while waiting. */
+  async function wait(ms: number): Promise<boolean> {
+    if (ms <= 0) return true;
+    try {
+      await sleep(ms, undefined, { signal: shutdown.signal });
+      return true;
+    } catch {
+      return false;
     }
+  }
+
+  function restReply(exchange: Exchange): Reply {
+    const { record, token } = exchange;
+    const route = matchRoute(record.method, record.path);
+    const free = route?.free ?? false;
+    if (!free && budgets.exhausted(token)) {
+      breach('primary', exchange);
+      return { status: 403, body: errors.rateLimitExceeded(exchange.requestId, new Date(now()).toISOString()) };
+    }
+    const reply = route
+      ? route.handle({
+          state,
+          budgets,
+          graphqlBudgets,
+          token,
+          method: record.method,
+          path: record.path,
+          search: exchange.search,
+          base: exchange.base,
+          body: exchange.body,
+        })
+      : { status: 404, body: errors.notFound() };
+    if (record.method === 'GET' && reply.status === 200) {
+      reply.text = JSON.stringify(reply.body);
+      const etag = `W/"${createHash('sha256').update(reply.text).digest('hex')}"`;
+      reply.headers = { ...reply.headers, etag, 'cache-control': 'private, max-age=60, s-maxage=60' };
+      // A conditional hit is free on GitHub: this is what makes ETag polling affordable.
+      if (etagMatches(record.ifNoneMatch, etag)) return { status: 304, headers: reply.headers };
+    }
+    if (!free) {
+      budgets.charge(token);
+      record.rateLimitCost = 1;
+    }
+    return reply;
+  }
+
+  function graphqlReply(exchange: Exchange, prepared: PreparedQuery): Reply {
+    if (!prepared.ok) return prepared.reply;
+    const { token, record } = exchange;
+    if (graphqlBudgets.stateOf(token).remaining < prepared.cost) {
+      breach('graphql-primary', exchange);
+      return rateLimitedReply();
+    }
+    graphqlBudgets.charge(token, prepared.cost);
+    record.rateLimitCost = prepared.cost;
+    return runQuery(prepared, {
+      state,
+      faults,
+      base: exchange.base,
+      rateLimit: graphqlBudgets.stateOf(token),
+      cost: prepared.cost,
+      nodeCount: prepared.nodeCount,
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -157,7 +194,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const origin = `http://${req.headers.host ?? address}`;
     const base: UrlBase = { api: `${origin}${prefix}`, web: origin };
     const authorized = token !== null && tokens.has(token);
-    const limitNow = (): RateLimitState => (authorized ? budgets.stateOf(token) : budgets.anonymous());
+    const graphql = method === 'POST' && path === '/graphql';
+    const resource: RateLimitResource = graphql ? 'graphql' : 'core';
+    const limitNow = (): RateLimitState =>
+      authorized ? (graphql ? graphqlBudgets : budgets).stateOf(token) : budgets.anonymous();
 
     const fault = faults.take(method, path);
     if (fault?.kind === 'drop') {
@@ -167,15 +207,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     if (fault?.kind === 'delay') {
-      try {
-        await sleep(fault.ms, undefined, { signal: shutdown.signal });
-      } catch {
-        return; // the simulator closed while the request waited
-      }
+      if (!(await wait(fault.ms))) return; // the simulator closed while the request waited
     } else if (fault?.kind === 'malformed') {
       res.writeHead(200, {
         date: new Date(now()).toUTCString(),
-        ...rateLimitHeaders(limitNow()),
+        ...rateLimitHeaders(limitNow(), resource),
         'x-github-request-id': requestId,
         'content-type': 'application/json; charset=utf-8',
         'content-length': String(Buffer.byteLength(MALFORMED_BODY)),
@@ -186,43 +222,48 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       res.end(MALFORMED_BODY);
       return;
     } else if (fault) {
-      send(res, record, faultReply(fault, requestId), limitNow(), requestId);
+      send(res, record, faultReply(fault, requestId), limitNow(), requestId, resource);
       return;
     }
 
     if (!authorized) {
-      send(res, record, { status: 401, body: errors.badCredentials() }, limitNow(), requestId);
+      send(res, record, { status: 401, body: errors.badCredentials() }, limitNow(), requestId, resource);
       return;
     }
-    const route = matchRoute(method, path);
-    const free = route?.free ?? false;
-    if (!free && budgets.exhausted(token)) {
-      const timestamp = new Date(now()).toISOString();
-      const reply = { status: 403, body: errors.rateLimitExceeded(requestId, timestamp) };
-      send(res, record, reply, limitNow(), requestId);
-      return;
-    }
-    const reply = route
-      ? route.handle({ state, budgets, token, method, path, search: url.searchParams, base, body })
-      : { status: 404, body: errors.notFound() };
-
-    if (method === 'GET' && reply.status === 200) {
-      const etag = `W/"${createHash('sha256').update(JSON.stringify(reply.body)).digest('hex')}"`;
-      reply.headers = { ...reply.headers, etag, 'cache-control': 'private, max-age=60, s-maxage=60' };
-      if (etagMatches(record.ifNoneMatch, etag)) {
-        // A conditional hit is free on GitHub: this is what makes ETag polling affordable.
-        send(res, record, { status: 304, headers: reply.headers }, limitNow(), requestId);
+    const exchange: Exchange = { record, token, requestId, search: url.searchParams, base, body };
+    const prepared = graphql ? prepareQuery(body) : undefined;
+    const api: Api = graphql ? 'graphql' : 'rest';
+    if (secondary) {
+      const points = prepared ? (prepared.ok && prepared.mutation ? 5 : 1) : restPoints(method);
+      const refusal = secondary.admit(token, api, points);
+      if (refusal) {
+        breach(refusal, exchange);
+        const reply = {
+          status: 403,
+          body: errors.secondaryRateLimit(requestId, 403),
+          headers: { 'retry-after': String(secondary.retryAfterSeconds(token)) },
+        };
+        send(res, record, reply, limitNow(), requestId, resource);
         return;
       }
     }
-    if (!free) {
-      budgets.charge(token);
-      record.rateLimitCost = 1;
+    let cpuMs = 0;
+    try {
+      const reply = prepared ? graphqlReply(exchange, prepared) : restReply(exchange);
+      cpuMs = prepared
+        ? (latency.graphqlMs ?? 0) + (latency.graphqlPerRepositoryMs ?? 0) * (prepared.ok ? prepared.repositories : 0)
+        : (latency.restMs ?? 0);
+      // The simulated response time: waited before answering, counted as CPU time by the secondary limit.
+      if (!(await wait(cpuMs))) return;
+      send(res, record, reply, limitNow(), requestId, resource);
+    } finally {
+      secondary?.finish(token, api, cpuMs);
     }
-    send(res, record, reply, limitNow(), requestId);
   }
 
   const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent || res.destroyed) return;
       res.statusCode = 500;
@@ -254,6 +295,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return closing;
     },
     addRepository: (input) => state.addRepository(input),
+    removeRepository: (owner, name) => state.removeRepository(owner, name),
+    archiveRepository: (owner, name, archived = true) => state.archiveRepository(owner, name, archived),
+    hideFromScopeListings: (owner, name, number) => state.hideFromScopeListings(owner, name, number),
     addIssue: (owner, name, input) => state.addIssue(owner, name, input),
     updateIssue: (owner, name, number, patch) => state.updateIssue(owner, name, number, patch),
     addComment: (owner, name, number, input) => state.addComment(owner, name, number, input),
@@ -275,6 +319,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     setRateLimit: (token, limit) => budgets.set(token, limit),
     rateLimitOf: (token) => budgets.stateOf(token),
+    setGraphqlRateLimit: (token, limit) => graphqlBudgets.set(token, limit),
+    graphqlRateLimitOf: (token) => graphqlBudgets.stateOf(token),
+    breaches: () => breaches.all(),
+    inFlight: () => inFlight,
     injectFault: (fault) => faults.inject(fault),
     clearFaults: () => faults.clear(),
   };

@@ -1,12 +1,18 @@
 /** The simulator's in-memory model of repositories, issues and comments, and the mutations on it. */
-import type { SimComment, SimCommentInput, SimIssue, SimIssueInput, SimRepository } from './types.js';
+import { ScopeIndex, type ScopeSort } from './scope-index.js';
+import type { SimComment, SimCommentInput, SimIssue, SimIssueInput, SimRepository, SimRepositoryInput } from './types.js';
 
 export interface RepositoryRecord {
   id: number;
   owner: string;
   name: string;
   private: boolean;
+  archived: boolean;
+  /** Shared, never mutated in place: generated repositories all point at one array. */
+  topics: readonly string[];
   createdAt: string;
+  /** Moves when the repository itself changes (archived), as GitHub's updated_at does. */
+  updatedAt: string;
   nextNumber: number;
   issues: Map<number, IssueRecord>;
   /** Keyed by lower-cased name, as GitHub label names are case-insensitive. */
@@ -82,11 +88,16 @@ export class SimulatorState {
   private nextIssueId = 1_000_000_001;
   private nextCommentId = 2_000_000_001;
   private nextLabelId = 3_000_000_001;
+  /** Issue ids the organisation and user issue listings leave out (a stream that misses an update). */
+  private readonly hiddenFromScopes = new Set<number>();
+  private readonly scopeIndex = new ScopeIndex(() => this.issuesById.values());
+  /** Bumped by every change a listing can see, so cached orderings know when to rebuild. */
+  private changes = 0;
 
   /** When the simulator started: the authenticated user's created_at. */
   readonly startedAt: string;
 
-  constructor(private readonly now: () => number) {
+  constructor(readonly now: () => number) {
     this.startedAt = this.nowIso();
   }
 
@@ -104,21 +115,76 @@ export class SimulatorState {
     return id;
   }
 
-  addRepository(input: { owner: string; name: string; private?: boolean }): SimRepository {
+  addRepository(input: SimRepositoryInput): SimRepository {
+    return toSimRepository(this.createRepository(input));
+  }
+
+  /** Adds a repository and returns the record itself (the generator seeds thousands without copies). */
+  createRepository(input: SimRepositoryInput): RepositoryRecord {
     const key = repoKey(input.owner, input.name);
     if (this.repositories.has(key)) throw new Error(`repository ${input.owner}/${input.name} already exists`);
+    const createdAt = input.createdAt === undefined ? this.nowIso() : isoSeconds(parseTimestamp(input.createdAt, 'createdAt'));
     const record: RepositoryRecord = {
       id: this.nextRepositoryId++,
       owner: input.owner,
       name: input.name,
       private: input.private ?? false,
-      createdAt: this.nowIso(),
+      archived: input.archived ?? false,
+      topics: input.topics ?? NO_TOPICS,
+      createdAt,
+      updatedAt: createdAt,
       nextNumber: 1,
       issues: new Map(),
       labels: new Map(),
     };
     this.repositories.set(key, record);
+    this.changes++;
+    return record;
+  }
+
+  /** Deletes a repository with its issues and comments: it answers 404 and leaves every listing. */
+  removeRepository(owner: string, name: string): void {
+    const record = this.repository(owner, name);
+    for (const issue of record.issues.values()) {
+      this.issuesById.delete(issue.id);
+      for (const comment of issue.comments) this.commentsById.delete(comment.id);
+    }
+    this.repositories.delete(repoKey(owner, name));
+    this.changes++;
+  }
+
+  archiveRepository(owner: string, name: string, archived: boolean): SimRepository {
+    const record = this.repository(owner, name);
+    if (record.archived !== archived) {
+      record.archived = archived;
+      record.updatedAt = this.nowIso();
+      this.changes++;
+    }
     return toSimRepository(record);
+  }
+
+  /** Every repository of one owner (case-insensitive), in creation order. */
+  repositoriesOf(owner: string): RepositoryRecord[] {
+    const wanted = owner.toLowerCase();
+    return [...this.repositories.values()].filter((repository) => repository.owner.toLowerCase() === wanted);
+  }
+
+  hideFromScopeListings(owner: string, name: string, number: number): void {
+    this.hiddenFromScopes.add(this.issue(owner, name, number).id);
+  }
+
+  isHiddenFromScopes(issue: IssueRecord): boolean {
+    return this.hiddenFromScopes.size > 0 && this.hiddenFromScopes.has(issue.id);
+  }
+
+  /** Issues and pull requests of one owner (or of every repository: null), ascending by `sort`, then id. */
+  scopeIssues(owner: string | null, sort: ScopeSort): readonly IssueRecord[] {
+    return this.scopeIndex.sorted(owner, sort, this.changes);
+  }
+
+  /** Marks a change made outside these methods (a route editing a record). */
+  touched(): void {
+    this.changes++;
   }
 
   findRepository(owner: string, name: string): RepositoryRecord | undefined {
@@ -153,6 +219,7 @@ export class SimulatorState {
     this.setLabels(issue, input.labels ?? []);
     this.issuesById.set(issue.id, issue);
     repository.issues.set(issue.number, issue);
+    this.changes++;
     for (const comment of input.comments ?? []) this.appendComment(issue, comment);
     if (input.updatedAt !== undefined) issue.updatedAt = isoSeconds(parseTimestamp(input.updatedAt, 'updatedAt'));
     if (issue.state === 'closed') issue.closedAt = issue.updatedAt;
@@ -191,6 +258,7 @@ export class SimulatorState {
       issue.closedAt = patch.state === 'closed' ? now : null;
     }
     issue.updatedAt = now;
+    this.changes++;
     return toSimIssue(issue);
   }
 
@@ -213,6 +281,7 @@ export class SimulatorState {
     issue.comments.push(comment);
     this.commentsById.set(comment.id, comment);
     if (Date.parse(createdAt) > Date.parse(issue.updatedAt)) issue.updatedAt = createdAt;
+    this.changes++;
     return comment;
   }
 
@@ -238,6 +307,7 @@ export class SimulatorState {
     target.issues.set(issue.number, issue);
     this.setLabels(issue, issue.labels);
     issue.updatedAt = this.nowIso();
+    this.changes++;
     return toSimIssue(issue);
   }
 
@@ -274,8 +344,17 @@ export class SimulatorState {
 /** The login of the user every accepted token belongs to (id 1, as in the rate-limit message). */
 export const SIM_USER = 'sim-user';
 
+const NO_TOPICS: readonly string[] = Object.freeze([]);
+
 export function toSimRepository(record: RepositoryRecord): SimRepository {
-  return { id: record.id, owner: record.owner, name: record.name, private: record.private };
+  return {
+    id: record.id,
+    owner: record.owner,
+    name: record.name,
+    private: record.private,
+    archived: record.archived,
+    topics: [...record.topics],
+  };
 }
 
 export function toSimIssue(issue: IssueRecord): SimIssue {

@@ -26,6 +26,60 @@ export interface SimulatorOptions {
   scenario?: Scenario;
   /** Added to the contract: keep only the latest N entries in `requests`, for long demo runs. Default: all. */
   requestLogLimit?: number;
+  /** GraphQL's own primary budget in points per token per window (x-ratelimit-resource: graphql). Default 5000. */
+  graphqlRateLimit?: number;
+  /** GitHub's secondary limits, each enforced only when given. Default: none enforced. */
+  secondaryLimits?: SecondaryLimits;
+  /** Simulated response time, waited before answering and counted as CPU time. Default: none. */
+  latency?: Latency;
+}
+
+/**
+ * The secondary limits GitHub documents (rate limits for the REST API, "About secondary rate limits"), per
+ * token over a sliding minute of the simulator's clock. Points: REST GET/HEAD/OPTIONS 1, other methods 5;
+ * GraphQL queries 1, mutations 5. A request over a limit is answered 403 with `retry-after` and recorded as
+ * a breach; it does not count further.
+ */
+export interface SecondaryLimits {
+  /** GitHub: 900. */
+  restPointsPerMinute?: number;
+  /** GitHub: 2000. */
+  graphqlPointsPerMinute?: number;
+  /** Requests in flight at once, REST and GraphQL together. GitHub: 100. */
+  maxConcurrent?: number;
+  /** CPU time (the simulated response time) per minute, REST and GraphQL together. GitHub: 90,000. */
+  cpuMsPerMinute?: number;
+  /** The GraphQL share of that CPU time. GitHub: 60,000. */
+  graphqlCpuMsPerMinute?: number;
+}
+
+export interface Latency {
+  /** Every REST request. Default 0. */
+  restMs?: number;
+  /** Every GraphQL request. Default 0. */
+  graphqlMs?: number;
+  /** Added per `repository` field a GraphQL query asks for (a sweep's batch size drives its time). Default 0. */
+  graphqlPerRepositoryMs?: number;
+}
+
+/** Which limit a refused request ran into. */
+export type SimBreachKind =
+  | 'primary'
+  | 'graphql-primary'
+  | 'secondary-points'
+  | 'secondary-graphql-points'
+  | 'secondary-concurrency'
+  | 'secondary-cpu'
+  | 'secondary-graphql-cpu';
+
+/** A request the simulator refused because a rate limit was exceeded (injected faults are not breaches). */
+export interface SimBreach {
+  kind: SimBreachKind;
+  /** Simulator clock (ms). */
+  at: number;
+  token: string;
+  method: string;
+  path: string;
 }
 
 export interface SimIssueInput {
@@ -75,11 +129,25 @@ export interface SimComment {
   updatedAt: string;
 }
 
+export interface SimRepositoryInput {
+  owner: string;
+  name: string;
+  private?: boolean;
+  /** Default false. */
+  archived?: boolean;
+  /** Default none. */
+  topics?: readonly string[];
+  /** ISO 8601; default now. Orders `GET /orgs/{org}/repos?sort=created`. */
+  createdAt?: string;
+}
+
 export interface SimRepository {
   id: number;
   owner: string;
   name: string;
   private: boolean;
+  archived: boolean;
+  topics: string[];
 }
 
 export interface SimRequest {
@@ -96,8 +164,11 @@ export interface SimRequest {
   token: string | null;
   /** Simulator clock (ms) when the request was received. */
   startedAt: number;
-  /** 0 for 304s, /rate_limit, rejected and faulted requests. */
-  rateLimitCost: 0 | 1;
+  /**
+   * What the request took from its primary budget: 1 for a REST request, the query's cost in points for
+   * GraphQL; 0 for 304s, /rate_limit, rejected and faulted requests.
+   */
+  rateLimitCost: number;
 }
 
 export type SimFault = { match?: { method?: string; path?: string | RegExp }; times?: number } & (
@@ -107,6 +178,13 @@ export type SimFault = { match?: { method?: string; path?: string | RegExp }; ti
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'malformed' }
+  /** POST /graphql only: the query "times out" (GitHub's answer to a query over its 10 s budget). Default status 200. */
+  | { kind: 'graphql-timeout'; status?: 200 | 502 }
+  /**
+   * POST /graphql only: the `repository` field for this repository ('owner/name', case-insensitive) resolves
+   * to null with a FORBIDDEN error (SAML enforcement); `times` counts resolutions, not requests.
+   */
+  | { kind: 'graphql-forbidden'; repository: string }
 );
 
 export interface RateLimitState {
@@ -119,7 +197,37 @@ export interface RateLimitState {
 
 export interface Scenario {
   tokens?: string[];
-  repositories: Array<{ owner: string; name: string; private?: boolean; issues?: SimIssueInput[] }>;
+  repositories: Array<{
+    owner: string;
+    name: string;
+    private?: boolean;
+    archived?: boolean;
+    topics?: string[];
+    issues?: SimIssueInput[];
+  }>;
+  /** Many repositories at once, without listing each (a fleet). */
+  generate?: RepositoryGenerator[];
+}
+
+/**
+ * `count` repositories `owner/<namePrefix><n>` (n from 1, zero-padded to the width of count), each with
+ * `issuesPerRepository` issues dated one minute apart, oldest first, ending now.
+ */
+export interface RepositoryGenerator {
+  owner: string;
+  count: number;
+  /** Default 'repo-'. */
+  namePrefix?: string;
+  /** Default 0. */
+  issuesPerRepository?: number;
+  /** Every n-th repository is archived. Default: none. */
+  archivedEvery?: number;
+  /** Topics on every generated repository. Default none. */
+  topics?: string[];
+  /** Every n-th issue is a pull request. Default: none. */
+  pullRequestEvery?: number;
+  /** Labels on every generated issue. Default none. */
+  labels?: string[];
 }
 
 export interface Simulator {
@@ -130,7 +238,16 @@ export interface Simulator {
   /** Closes the server and every open socket. Idempotent. */
   close(): Promise<void>;
 
-  addRepository(input: { owner: string; name: string; private?: boolean }): SimRepository;
+  addRepository(input: SimRepositoryInput): SimRepository;
+  /** Deletes a repository and its issues: 404 everywhere, gone from every listing. */
+  removeRepository(owner: string, name: string): void;
+  /** Sets `archived` (default true) and moves the repository's updated_at. */
+  archiveRepository(owner: string, name: string, archived?: boolean): SimRepository;
+  /**
+   * A stream that misses an update: the issue stays out of `GET /orgs/{org}/issues` and `GET /issues` from
+   * now on; its repository's own listing and GraphQL still show it.
+   */
+  hideFromScopeListings(owner: string, name: string, number: number): void;
   addIssue(owner: string, name: string, input: SimIssueInput): SimIssue;
   /** Bumps updated_at to now. */
   updateIssue(
@@ -153,6 +270,13 @@ export interface Simulator {
 
   setRateLimit(token: string, state: { remaining: number; resetAt?: number }): void;
   rateLimitOf(token: string): RateLimitState;
+  /** The GraphQL budget, apart from the REST one as on GitHub. */
+  setGraphqlRateLimit(token: string, state: { remaining: number; resetAt?: number }): void;
+  graphqlRateLimitOf(token: string): RateLimitState;
+  /** Every request refused by a primary or secondary limit, oldest first. */
+  breaches(): readonly SimBreach[];
+  /** Requests being handled right now (received, not yet answered). */
+  inFlight(): number;
 
   /** The next `times` (default 1) matching requests get the fault instead of normal handling. */
   injectFault(fault: SimFault): void;

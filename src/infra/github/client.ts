@@ -14,7 +14,11 @@ import {
   redirectError,
   runawayListingError,
 } from './errors.js';
+import type { ListScopeIssuesResult, OrganizationLister, RepositorySweeper, ScopeIssueLister } from '../../domain/fleet/ports.js';
+import type { DiscoveredRepository, IssueScope, SweepOutcome } from '../../domain/fleet/types.js';
 import { linkedSignal } from './abort-link.js';
+import * as fleet from './fleet-requests.js';
+import type { BudgetSnapshot } from './budget.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
 import { type GitHubTelemetry, RequestThrottle, type ThrottleOptions, type ThrottleStats, installThrottle, withWriteCheck } from './throttle.js';
 
@@ -49,11 +53,12 @@ interface Response {
   readonly data: unknown;
 }
 
-export class GitHubClient implements GitHubPort {
+export class GitHubClient implements GitHubPort, OrganizationLister, ScopeIssueLister, RepositorySweeper {
   private readonly octokit: Octokit;
   private readonly throttle: RequestThrottle;
   private readonly token: string;
   private readonly timeoutMs: number;
+  private readonly transport: fleet.FleetTransport;
 
   constructor(options: GitHubClientOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`GitHub timeoutMs must be > 0, got ${options.timeoutMs}`);
@@ -71,6 +76,32 @@ export class GitHubClient implements GitHubPort {
     // throttle, so waiting for a rate-limit reset never counts as a timeout.
     installTimeout(this.octokit, options.timeoutMs);
     installThrottle(this.octokit, this.throttle);
+    this.transport = {
+      send: (request, route, params, signal) => this.send(request, route, params, signal),
+      jsonBody: (request, response) => this.jsonBody(request, response),
+      now: this.throttle.now,
+      secrets: [this.token],
+    };
+  }
+
+  /** Every repository of `org` the token can see, all pages (OrganizationLister). */
+  listOrganizationRepositories(org: string, signal: AbortSignal): Promise<{ repositories: DiscoveredRepository[]; skipped: number }> {
+    return fleet.listOrganizationRepositories(this.transport, org, signal);
+  }
+
+  /** One page of a scope's issue stream (ScopeIssueLister). */
+  listScopeIssues(scope: IssueScope, request: ListIssuesRequest, signal: AbortSignal): Promise<ListScopeIssuesResult> {
+    return fleet.listScopeIssues(this.transport, scope, request, signal);
+  }
+
+  /** One GraphQL query: each repository's newest issue or pull request update (RepositorySweeper). */
+  sweep(batch: readonly RepositoryRef[], signal: AbortSignal): Promise<SweepOutcome[]> {
+    return fleet.sweep(this.transport, batch, signal);
+  }
+
+  /** Every budget of the token (REST and GraphQL points, server time, primary) and its use over the last minute, for the capacity projection and `status`. */
+  budget(): BudgetSnapshot {
+    return this.throttle.budget();
   }
 
   /** Requests sent, 304s, and rate-limit waits so far. */

@@ -5,7 +5,7 @@
  * token must never reach a message, a log line or the database.
  */
 import { ClassifiedError, type FailureKind, type PauseReason } from '../../domain/failure.js';
-import { type ResponseHeaders, gitHubMessageOf, rateLimitSignalOf, readRetryAfterMs } from './rate-limit-signals.js';
+import { type ResponseHeaders, gitHubMessageOf, localResetAtMs, rateLimitSignalOf, readRateLimitHeaders, readRetryAfterMs } from './rate-limit-signals.js';
 import { responseOfError } from './throttle.js';
 
 /** What we were doing, in words a user can act on. */
@@ -284,4 +284,28 @@ function responseError(
     return make('service', `${request.operation}: GitHub failed (HTTP ${status}${saying})`, readRetryAfterMs(headers, context.now));
   }
   return make('permanent', `${request.operation}: GitHub rejected the request (HTTP ${status}${saying})`);
+}
+
+/**
+ * A GraphQL query GitHub answered (HTTP 200) with errors and no data: the
+ * query failed as a whole. RATE_LIMITED waits for the graphql budget's reset;
+ * anything else is GitHub under pressure or a query too big for it, for the
+ * caller to retry gently (or split).
+ */
+export function graphqlQueryError(
+  request: RequestDescription,
+  status: number,
+  headers: ResponseHeaders,
+  errors: ReadonlyArray<{ readonly type?: string | undefined; readonly message: string }>,
+  context: Pick<ClassifyContext, 'now' | 'secrets'>,
+): GitHubRequestError {
+  const details = { status, method: request.method, path: request.path, requestId: requestIdOf(headers) };
+  const said = errors.slice(0, 3).map((error) => `${error.type ?? 'error'}: ${error.message}`).join('; ');
+  const text = said.length > MAX_GITHUB_MESSAGE ? `${said.slice(0, MAX_GITHUB_MESSAGE)}...` : said;
+  if (errors.some((error) => error.type === 'RATE_LIMITED')) {
+    const rateLimit = readRateLimitHeaders(headers);
+    const waitMs = rateLimit === undefined ? SECONDARY_DEFAULT_WAIT_MS : Math.max(0, localResetAtMs(rateLimit, headers, context.now) - context.now);
+    return new GitHubRequestError('service', redact(`${request.operation}: GitHub's GraphQL rate limit (${text})`, context.secrets), { ...details, waitMs: Math.round(waitMs) });
+  }
+  return new GitHubRequestError('service', redact(`${request.operation}: GitHub failed the query (${text})`, context.secrets), details);
 }

@@ -9,5 +9,6 @@ export {
   type WaitReason,
   type WriteHistory,
 } from './throttle.js';
+export type { BudgetSnapshot, BudgetUse, PrimaryBudget } from './budget.js';
 export { GitHubRequestError, SECONDARY_DEFAULT_WAIT_MS } from './errors.js';
 export { UnexpectedGitHubPayloadError } from './mapping.js';

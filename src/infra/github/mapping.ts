@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { Comment, Issue, RemoteRepository } from '../../domain/entities.js';
 import type { SkippedIssue } from '../../domain/ports.js';
+import type { DiscoveredRepository, ScopedIssue } from '../../domain/fleet/types.js';
 
 const userSchema = z.object({ login: z.string() }).nullish();
 
@@ -175,4 +176,65 @@ export function hasNextLink(link: string | number | undefined): boolean {
     if (rel?.[1]?.split(/\s+/).includes('next')) return true;
   }
   return false;
+}
+
+const discoveredSchema = z.object({
+  id: positiveInteger,
+  name: z.string().min(1),
+  owner: z.object({ login: z.string().min(1) }),
+  private: z.boolean(),
+  html_url: z.string(),
+  archived: z.boolean().default(false),
+  topics: z.array(z.string()).default([]),
+});
+
+/** An organisation's repositories, item by item: a malformed one is left out and counted. */
+export function toDiscoveredRepositories(data: unknown): { repositories: DiscoveredRepository[]; skipped: number } {
+  if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of repositories', []);
+  const page = { repositories: [] as DiscoveredRepository[], skipped: 0 };
+  for (const item of data) {
+    const result = discoveredSchema.safeParse(item);
+    if (!result.success) {
+      page.skipped++;
+      continue;
+    }
+    const repo = result.data;
+    page.repositories.push({
+      githubId: repo.id,
+      owner: repo.owner.login,
+      name: repo.name,
+      private: repo.private,
+      htmlUrl: repo.html_url,
+      archived: repo.archived,
+      topics: repo.topics,
+    });
+  }
+  return page;
+}
+
+/** The `repository` object GET /orgs/{org}/issues and GET /issues put in each item. */
+const itemRepositorySchema = z.object({ id: positiveInteger, name: z.string().min(1), owner: z.object({ login: z.string().min(1) }) });
+
+/**
+ * A scope's issues, item by item, each placed in its repository: an item that
+ * is malformed, or whose repository cannot be read, is set aside with the reason.
+ */
+export function toScopedIssues(data: unknown): { items: ScopedIssue[]; skipped: SkippedIssue[] } {
+  if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of issues', []);
+  const page = { items: [] as ScopedIssue[], skipped: [] as SkippedIssue[] };
+  for (const item of data) {
+    const result = issueSchema.safeParse(item);
+    if (!result.success) {
+      page.skipped.push(skippedIssue(item, result.error.issues));
+      continue;
+    }
+    const repository = itemRepositorySchema.safeParse(typeof item === 'object' && item !== null ? (item as { repository?: unknown }).repository : undefined);
+    if (!repository.success) {
+      page.skipped.push({ ...skippedIssue(item, []), reason: 'repository: missing or malformed, the issue cannot be placed' });
+      continue;
+    }
+    const { id, name, owner } = repository.data;
+    page.items.push({ issue: issueOf(result.data), repository: { githubId: id, owner: owner.login, name } });
+  }
+  return page;
 }

@@ -6,12 +6,26 @@
  * still fails, and the scheduler decides what to do
  * (docs/decisions/002-github-throttle.md).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Octokit } from '@octokit/core';
+import { type BudgetKind, BudgetGovernor, type BudgetSnapshot, type BudgetWait, type RequestCost, type Run, costOf } from './budget.js';
 import { type ResponseHeaders, localResetAtMs, rateLimitSignalOf, readRateLimitHeaders } from './rate-limit-signals.js';
 import { Lane, sleepWithTimer, waitForNotice } from './throttle-waits.js';
+import { WriteBudget, type WriteHistory, writeContext } from './write-budget.js';
 
-export type WaitReason = 'primary-rate-limit' | 'secondary-rate-limit' | 'retry-after' | 'write-pacing';
+export { type WriteCheck, type WriteHistory, withWriteCheck } from './write-budget.js';
+
+export type WaitReason =
+  | 'primary-rate-limit'
+  | 'secondary-rate-limit'
+  | 'retry-after'
+  | 'write-pacing'
+  /** REST or GraphQL secondary points of the minute (pointsPerMinute, graphqlPointsPerMinute). */
+  | 'rest-points'
+  | 'graphql-points'
+  /** GitHub's server time, estimated from response times (cpuMsPerMinute). */
+  | 'cpu-time'
+  /** The primary budget below half, spread until its reset; or a read held at the reserve kept for writes. */
+  | 'primary-pacing';
 
 /** An optional observer for metrics and status; every callback defaults to a no-op. */
 export interface GitHubTelemetry {
@@ -27,20 +41,6 @@ export interface GitHubTelemetry {
   onWait?(info: { reason: WaitReason; waitMs: number }): void;
 }
 
-/**
- * Where the write budget's recent history outlives the process, so that
- * consecutive `run --once` invocations (cron) share one budget.
- */
-export interface WriteHistory {
-  /** Start times (epoch ms, this machine's clock) of recent writes, any order. Read once, before the first write. */
-  load(): Promise<readonly number[]>;
-  /** The start times of the last hour, the newest write included; called before that write is sent. */
-  save(starts: readonly number[]): Promise<void>;
-}
-
-/** Runs once the throttle has admitted a write, right before it is sent; a throw cancels the write. */
-export type WriteCheck = (signal: AbortSignal) => Promise<void>;
-
 export interface ThrottleOptions {
   /** Minimum time between two request starts (github.rateLimit.minInterval). No default. */
   minIntervalMs: number;
@@ -54,6 +54,17 @@ export interface ThrottleOptions {
   writesPerHour?: number;
   /** Keeps the write budget across restarts. Default: none (each process starts with an unspent budget). */
   writeHistory?: WriteHistory;
+  /** REST secondary points (GET 1, write 5) started in any minute, spread evenly (github.rateLimit.pointsPerMinute). Default: off. */
+  pointsPerMinute?: number;
+  /** POST /graphql points (query 1, mutation 5) in any minute, spread evenly (github.rateLimit.graphqlPointsPerMinute). Default: off. */
+  graphqlPointsPerMinute?: number;
+  /** Estimated server time (response times) in any minute, GraphQL's share two thirds (github.rateLimit.cpuPerMinute). Default: off. */
+  cpuMsPerMinute?: number;
+  /**
+   * Below half of a primary budget (x-ratelimit-remaining of core or graphql),
+   * spread the rest evenly until the reset, keeping 1 % for writes. Default: off.
+   */
+  primaryPacing?: boolean;
   /** Hold after a secondary limit that did not say how long. Default 60_000, as GitHub advises. */
   secondaryDefaultWaitMs?: number;
   /** Clock in epoch ms. Default Date.now. */
@@ -73,9 +84,6 @@ export interface ThrottleStats {
   waitedMs: number;
 }
 
-const WRITE_METHODS = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
 /**
  * Held past x-ratelimit-reset by this much: the reset is read against the
  * response's `Date`, which has whole seconds, and a request that lands a
@@ -83,49 +91,36 @@ const HOUR_MS = 3_600_000;
  */
 const RESET_MARGIN_MS = 1000;
 
-/**
- * A write check travels from GitHubClient.createComment to the request hook
- * in the async context, so the requests in between (and their signatures)
- * need not know about it. While it runs, the context says so: the check's own
- * requests ride on the write's admission.
- */
-type WriteContext = { readonly phase: 'pending'; readonly check: WriteCheck; consumed: boolean } | { readonly phase: 'checking' };
-const writeContext = new AsyncLocalStorage<WriteContext>();
-
-/**
- * Runs `send` so that the first write it makes calls `check` once the
- * throttle has admitted it (write pacing and budget passed, a concurrency
- * slot held), right before it is sent. If `check` throws, the write is not
- * sent, does not count against the budget, and the error propagates.
- */
-export function withWriteCheck<T>(check: WriteCheck, send: () => Promise<T>): Promise<T> {
-  return writeContext.run({ phase: 'pending', check, consumed: false }, send);
+/** What the throttle needs to know of a request: its method, its URL and, for GraphQL, the query (a mutation costs more). */
+export interface AdmitRequest {
+  readonly method: string;
+  readonly url?: string;
+  readonly query?: unknown;
 }
 
 export class RequestThrottle {
   private readonly minIntervalMs: number;
   private readonly maxConcurrent: number;
-  private readonly writeMinIntervalMs: number;
-  private readonly writesPerMinute: number;
-  private readonly writesPerHour: number;
   private readonly secondaryDefaultWaitMs: number;
   readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly telemetry: GitHubTelemetry;
-  private readonly writeHistory: WriteHistory | undefined;
-  private historyLoaded = false;
-  /** The save in progress; saves run one at a time. */
-  private saving: Promise<void> = Promise.resolve();
+  private readonly writes: WriteBudget;
+  private readonly budgets: BudgetGovernor;
 
-  /** Every request passes this gate; writes pass the write gate first. */
+  /**
+   * Every request passes the main lane; writes pass the write lane first; each
+   * kind (REST, GraphQL) waits for its budgets in a lane of its own, so a
+   * query held for GraphQL points never holds a REST read. Reads wait at the
+   * primary reserve in a lane before that, so writes can pass them.
+   */
   private readonly lane = new Lane();
   private readonly writeLane = new Lane();
+  private readonly budgetLanes: Record<BudgetKind, Lane> = { rest: new Lane(), graphql: new Lane() };
+  private readonly reserveLanes: Record<BudgetKind, Lane> = { rest: new Lane(), graphql: new Lane() };
   private active = 0;
   private slotFreed: (() => void) | null = null;
   private lastStartAt = Number.NEGATIVE_INFINITY;
-  private lastWriteAt = Number.NEGATIVE_INFINITY;
-  /** Start times of the writes of the last hour, oldest first. */
-  private readonly writeStarts: number[] = [];
   private holdUntil = Number.NEGATIVE_INFINITY;
   private holdReason: WaitReason = 'primary-rate-limit';
   private readonly counters: ThrottleStats = { requests: 0, notModified: 0, waits: 0, waitedMs: 0 };
@@ -133,69 +128,96 @@ export class RequestThrottle {
   constructor(options: ThrottleOptions, telemetry: GitHubTelemetry = {}) {
     this.minIntervalMs = nonNegative('minIntervalMs', options.minIntervalMs);
     this.maxConcurrent = atLeastOne('maxConcurrent', options.maxConcurrent ?? 8);
-    this.writeMinIntervalMs = nonNegative('writeMinIntervalMs', options.writeMinIntervalMs ?? 1000);
-    this.writesPerMinute = atLeastOne('writesPerMinute', options.writesPerMinute ?? 60);
-    this.writesPerHour = atLeastOne('writesPerHour', options.writesPerHour ?? 450);
+    this.writes = new WriteBudget(
+      nonNegative('writeMinIntervalMs', options.writeMinIntervalMs ?? 1000),
+      atLeastOne('writesPerMinute', options.writesPerMinute ?? 60),
+      atLeastOne('writesPerHour', options.writesPerHour ?? 450),
+      options.writeHistory,
+    );
+    this.budgets = new BudgetGovernor(options);
     this.secondaryDefaultWaitMs = nonNegative('secondaryDefaultWaitMs', options.secondaryDefaultWaitMs ?? 60_000);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleepWithTimer;
     this.telemetry = telemetry;
-    this.writeHistory = options.writeHistory;
   }
 
   stats(): ThrottleStats {
     return { ...this.counters };
   }
 
+  /** Every budget's limit and use over the last minute, the primary budgets, response times and requests in flight. */
+  budget(): BudgetSnapshot {
+    return this.budgets.snapshot(this.now());
+  }
+
   /**
-   * Waits until `method` may be sent, then counts it as started; for a write
-   * made inside withWriteCheck, runs the check too. Call the returned function
-   * once the response (or failure) is in.
+   * Waits until the request may be sent, then counts it as started; for a
+   * write made inside withWriteCheck, runs the check too. Call the returned
+   * function once the response (or failure) is in. A bare method is a request
+   * to a REST route.
    */
-  async admit(method: string, signal?: AbortSignal): Promise<() => void> {
-    const isWrite = WRITE_METHODS.has(method.toUpperCase());
+  async admit(request: string | AdmitRequest, signal?: AbortSignal): Promise<() => void> {
+    const { method, url = '', query } = typeof request === 'string' ? { method: request } : request;
+    const cost = costOf(method, url, query);
     const context = writeContext.getStore();
     // A write check's own requests use the slot of the write that waits for
     // them: queueing for a slot of their own could wait for that very write.
     const takesSlot = context?.phase !== 'checking';
-    if (isWrite) await this.writeLane.enter(signal);
-    let startedAt: number;
+    let started: { at: number; run: Run };
+    if (cost.isWrite) await this.writeLane.enter(signal);
     try {
-      if (isWrite) {
-        await this.loadWriteHistory();
-        await this.waitForWriteBudget(signal);
+      if (cost.isWrite) {
+        await this.writes.load(this.now);
+        await this.waitFor(() => waitOf('write-pacing', this.writes.waitMs(this.now())), signal);
       }
-      if (takesSlot) await this.lane.enter(signal);
-      try {
-        await this.waitForTurn(takesSlot, signal);
-        startedAt = this.markStarted(isWrite, takesSlot);
-      } finally {
-        if (takesSlot) this.lane.leave();
-      }
+      if (!cost.mayUseReserve) await this.inLane(this.reserveLanes[cost.kind], signal, () => this.waitFor(() => this.budgets.reserveWait(cost, this.now()), signal));
+      started = await this.inLane(this.budgetLanes[cost.kind], signal, async () => {
+        await this.waitFor(() => this.budgets.waitFor(cost, this.now()), signal);
+        if (!takesSlot) {
+          await this.waitForTurn(takesSlot, signal);
+          return this.markStarted(cost, takesSlot);
+        }
+        return this.inLane(this.lane, signal, async () => {
+          await this.waitForTurn(takesSlot, signal);
+          return this.markStarted(cost, takesSlot);
+        });
+      });
     } finally {
-      if (isWrite) this.writeLane.leave();
+      if (cost.isWrite) this.writeLane.leave();
     }
-    const release = this.releaser(takesSlot);
-    if (!isWrite) return release;
+    const release = this.releaser(takesSlot, started.run);
+    if (!cost.isWrite) return release;
     try {
       if (context?.phase === 'pending' && !context.consumed) {
         context.consumed = true;
         await writeContext.run({ phase: 'checking' }, () => context.check(signal ?? new AbortController().signal));
       }
-      await this.persistWrites();
+      await this.writes.persist();
     } catch (error) {
-      this.withdrawWrite(startedAt);
+      this.writes.withdraw(started.at);
+      this.counters.requests--;
       release();
       throw error;
     }
     return release;
   }
 
-  private releaser(takesSlot: boolean): () => void {
-    let released = !takesSlot;
+  private async inLane<T>(lane: Lane, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    await lane.enter(signal);
+    try {
+      return await run();
+    } finally {
+      lane.leave();
+    }
+  }
+
+  private releaser(takesSlot: boolean, run: Run): () => void {
+    let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.budgets.finished(run, this.now());
+      if (!takesSlot) return;
       this.active--;
       const notify = this.slotFreed;
       this.slotFreed = null;
@@ -219,6 +241,7 @@ export class RequestThrottle {
     if (rateLimit !== undefined) {
       const resetAtMs = localResetAtMs(rateLimit, response.headers, now);
       this.telemetry.onRateLimit?.({ ...rateLimit, resetAt: Math.round(resetAtMs / 1000) });
+      this.budgets.observePrimary(rateLimit.resource, rateLimit.limit, rateLimit.remaining, resetAtMs);
       if (rateLimit.remaining === 0) this.hold(resetAtMs + RESET_MARGIN_MS, 'primary-rate-limit');
     }
     const signal = rateLimitSignalOf(response.status, response.headers, response.data, now);
@@ -258,22 +281,9 @@ export class RequestThrottle {
     }
   }
 
-  /** Run while holding the write lane: writes wait here while reads keep flowing. */
-  private async waitForWriteBudget(signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const now = this.now();
-      while (this.writeStarts.length > 0 && (this.writeStarts[0] as number) <= now - HOUR_MS) this.writeStarts.shift();
-      let until = this.lastWriteAt + this.writeMinIntervalMs;
-      const count = this.writeStarts.length;
-      if (count >= this.writesPerMinute) {
-        until = Math.max(until, (this.writeStarts[count - this.writesPerMinute] as number) + MINUTE_MS);
-      }
-      if (count >= this.writesPerHour) {
-        until = Math.max(until, (this.writeStarts[count - this.writesPerHour] as number) + HOUR_MS);
-      }
-      if (until <= now) return;
-      await this.wait(until - now, 'write-pacing', signal);
-    }
+  /** Asks `next` how long to wait, waits, and asks again, until nothing is left to wait for. */
+  private async waitFor(next: () => BudgetWait | undefined, signal?: AbortSignal): Promise<void> {
+    for (let wait = next(); wait !== undefined; wait = next()) await this.wait(wait.ms, wait.reason, signal);
   }
 
   private async wait(waitMs: number, reason: WaitReason, signal?: AbortSignal): Promise<void> {
@@ -287,47 +297,18 @@ export class RequestThrottle {
     }
   }
 
-  private markStarted(isWrite: boolean, takesSlot: boolean): number {
+  private markStarted(cost: RequestCost, takesSlot: boolean): { at: number; run: Run } {
     const now = this.now();
     if (takesSlot) this.active++;
     this.counters.requests++;
     this.lastStartAt = now;
-    if (isWrite) {
-      this.lastWriteAt = now;
-      this.writeStarts.push(now);
-    }
-    return now;
+    if (cost.isWrite) this.writes.started(now);
+    return { at: now, run: this.budgets.started(cost, now) };
   }
+}
 
-  /** A write its check cancelled was never sent: it leaves the budget (its pacing gap stays, which only errs on the safe side). */
-  private withdrawWrite(startedAt: number): void {
-    const index = this.writeStarts.lastIndexOf(startedAt);
-    if (index >= 0) this.writeStarts.splice(index, 1);
-    this.counters.requests--;
-  }
-
-  /** Run in the write lane before the first write: the writes an earlier process made count too. */
-  private async loadWriteHistory(): Promise<void> {
-    if (this.historyLoaded || this.writeHistory === undefined) return;
-    const stored = await this.writeHistory.load();
-    this.historyLoaded = true;
-    const now = this.now();
-    // A clock set back since they were saved leaves starts in the future: count them as now.
-    const recent = stored.filter((at) => Number.isFinite(at) && at > now - HOUR_MS).map((at) => Math.min(at, now));
-    if (recent.length === 0) return;
-    this.writeStarts.push(...recent);
-    this.writeStarts.sort((a, b) => a - b);
-    this.lastWriteAt = Math.max(this.lastWriteAt, ...recent);
-  }
-
-  /** Saves the write starts, one save at a time, each with the list as it is when it runs: the last save holds every write. */
-  private persistWrites(): Promise<void> {
-    const history = this.writeHistory;
-    if (history === undefined) return Promise.resolve();
-    const run = this.saving.then(() => history.save([...this.writeStarts]));
-    this.saving = run.catch(() => undefined);
-    return run;
-  }
+function waitOf(reason: WaitReason, ms: number): BudgetWait | undefined {
+  return ms > 0 ? { reason, ms } : undefined;
 }
 
 function nonNegative(name: string, value: number): number {
@@ -369,7 +350,7 @@ export function installThrottle(octokit: Octokit, throttle: RequestThrottle): vo
   octokit.hook.wrap('request', async (request, options) => {
     const method = String(options.method);
     const route = `${method} ${String(options.url)}`;
-    const release = await throttle.admit(method, options.request?.signal);
+    const release = await throttle.admit({ method, url: String(options.url), query: (options as { query?: unknown }).query }, options.request?.signal);
     const startedAt = throttle.now();
     try {
       const response = await request(options);

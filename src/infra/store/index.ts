@@ -10,3 +10,5 @@ export { SqlBacklogStore } from './backlog.js';
 export { StatusReader, RATE_LIMIT_STATE_KEY, type RepositoryStatus, type RateLimitStatus, type StoredRateLimit, type LatestComment, type QueueTotals, type BacklogSettings, type BacklogStatus } from './status.js';
 export { SqlInstanceRegistry, InstanceConflictError, InstanceLostError, currentInstance, processAlive, type InstanceIdentity, type InstanceRecord } from './instances.js';
 export { SqlPauseStore, DISPATCHER_PAUSE_STATE_KEY } from './dispatcher-pause.js';
+export { SqlFleetStore, type FleetStoreOptions } from './fleet.js';
+export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';

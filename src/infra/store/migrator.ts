@@ -11,6 +11,7 @@ import * as setupFailures from './migrations/005-setup-failures.js';
 import * as jobReleases from './migrations/006-job-releases.js';
 import * as scrubbed from './migrations/007-scrubbed.js';
 import * as repositoryIdentity from './migrations/008-repository-identity.js';
+import * as fleet from './migrations/009-fleet.js';
 import type { Schema } from './schema.js';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -22,6 +23,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '006-job-releases': jobReleases,
   '007-scrubbed': scrubbed,
   '008-repository-identity': repositoryIdentity,
+  '009-fleet': fleet,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

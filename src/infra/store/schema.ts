@@ -1,5 +1,6 @@
 /** Table types for Kysely. Times are ISO 8601 text; booleans are 0/1 integers (portable to PostgreSQL). */
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { DetectionPath, MemberSource } from '../../domain/fleet/types.js';
 import type { QueueJobState } from '../../domain/ports.js';
 
 export type { QueueJobState };
@@ -13,6 +14,15 @@ export interface RepositoriesTable {
   created_at: string;
   /** When its first poll started (ISO 8601); set once, never moved. github.issues.backlog measures from it. */
   first_synced_at: string | null;
+  /** `configured` (github.repositories) or `discovered` (github.organizations); 009. */
+  source: Generated<MemberSource>;
+  /** The organisation a discovered repository was listed in; null for a configured one. */
+  organization: string | null;
+  /** When discovery (or a sweep) dropped a discovered repository, and why; null while it is a member. */
+  dropped_at: string | null;
+  drop_reason: string | null;
+  /** How its changes are detected, as the fleet last chose; null before the fleet ran. */
+  detection_path: DetectionPath | null;
 }
 
 export interface IssuesTable {
@@ -79,6 +89,19 @@ export interface JobsTable {
   finished_at: string | null;
 }
 
+/** Where an organisation's (or the user's) issue stream resumes, keyed by scopeKey(): `org:acme`, `user`. */
+export interface ScopeCursorsTable {
+  scope: string;
+  since: string | null;
+  page: number;
+  etag: string | null;
+  updated_at: string;
+  /** Last pass that completed (200 or 304). */
+  last_polled_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
 /** Small facts the daemon remembers between runs (e.g. the rate-limit budget last seen). */
 export interface StateTable {
   key: string;
@@ -108,6 +131,7 @@ export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
   sync_cursors: SyncCursorsTable;
+  scope_cursors: ScopeCursorsTable;
   jobs: JobsTable;
   state: StateTable;
   setup_failures: SetupFailuresTable;
