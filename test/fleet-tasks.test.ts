@@ -32,6 +32,7 @@ interface Setup {
   readonly database: Database;
   readonly clock: { now: number };
   readonly fleet: Fleet;
+  readonly policy: { current: PathPolicy };
   readonly github: GitHubClient;
   readonly fleetStore: SqlFleetStore;
   readonly lines: string[];
@@ -46,8 +47,8 @@ async function setUp(): Promise<Setup> {
   const { database, cleanup } = await freshDatabase();
   cleanups.push(cleanup);
   const github = new GitHubClient({ baseUrl: sim.url, token: TOKEN, timeoutMs: 10_000, userAgent: 'autosolve/test', throttle: { minIntervalMs: 0 } });
-  const policy: PathPolicy = { mode: 'auto', streamedOrganizations: new Set(['acme']), walkCapacity: 10 };
-  const fleet = new Fleet({ intervals: () => ({ walkMs: MINUTE, sweepMs: 2 * MINUTE, reconcileMs: 30 * MINUTE }), policy: () => policy, now: () => clock.now });
+  const policy = { current: { mode: 'auto', streamedOrganizations: new Set(['acme']), walkCapacity: 10 } as PathPolicy };
+  const fleet = new Fleet({ intervals: () => ({ walkMs: MINUTE, sweepMs: 2 * MINUTE, reconcileMs: 30 * MINUTE }), policy: () => policy.current, now: () => clock.now });
   const nudged: string[] = [];
   fleet.subscribe({ nudged: (member) => nudged.push(member.partition.name) });
   const lines: string[] = [];
@@ -59,7 +60,7 @@ async function setUp(): Promise<Setup> {
     child: () => log,
   };
   const fleetStore = new SqlFleetStore(database.db, { now: () => new Date(clock.now) });
-  return { sim, database, clock, fleet, github, fleetStore, lines, nudged, log };
+  return { sim, database, clock, fleet, policy, github, fleetStore, lines, nudged, log };
 }
 
 const signal = (): AbortSignal => new AbortController().signal;
@@ -79,7 +80,7 @@ describe('fleet detectors', () => {
     s.sim.addRepository({ owner: 'acme', name: 'api-legacy' });
     s.clock.now += MINUTE;
     const wanted = [s.sim.addIssue('acme', 'api', { title: 'help' }), s.sim.addIssue('acme', 'web', { title: 'broken' })];
-    s.sim.addIssue('acme', 'web', { title: 'done', state: 'closed' });
+    const closed = s.sim.addIssue('acme', 'web', { title: 'done', state: 'closed' });
     s.sim.addIssue('acme', 'attic', { title: 'archived: nobody answers' });
     s.sim.addIssue('acme', 'api-legacy', { title: 'filtered out' });
     s.clock.now += MINUTE;
@@ -113,6 +114,22 @@ describe('fleet detectors', () => {
     await stream.work(signal());
     assert.ok((await queued(s.database)).includes(later.id));
     assert.equal(rings, 2);
+
+    s.clock.now += MINUTE;
+    s.sim.updateIssue('acme', 'web', closed.number, { title: 'still done' });
+    await stream.work(signal());
+    assert.equal(rings, 2, 'a page that queued nothing wakes nobody');
+
+    // A member on another path is its path's business: the stream stores nothing of it.
+    s.policy.current = { ...s.policy.current, mode: 'walk' };
+    s.fleet.repath();
+    const jobsBefore = await queued(s.database);
+    s.clock.now += MINUTE;
+    s.sim.addIssue('acme', 'api', { title: 'walked, not streamed' });
+    await stream.work(signal());
+    assert.deepEqual(await queued(s.database), jobsBefore);
+    s.policy.current = { ...s.policy.current, mode: 'auto' };
+    s.fleet.repath();
 
     s.sim.removeRepository('acme', 'web');
     await discovery(deps).work(signal());
