@@ -46,6 +46,11 @@ export interface FleetEntry extends RepositoryRef {
   readonly source: MemberSource;
   /** The organisation it was discovered in; null for a configured one. */
   readonly organization: string | null;
+  /**
+   * When it joined the fleet (repositories.first_synced_at), ISO 8601; null
+   * until then. Issues last updated before it are backlog (github.issues.backlog).
+   */
+  readonly firstSyncedAt: string | null;
 }
 
 /** A stream of every issue change in a scope the token can see. */

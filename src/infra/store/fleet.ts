@@ -111,7 +111,7 @@ export class SqlFleetStore implements FleetStore {
   }
 }
 
-const COLUMNS = ['id', 'owner', 'name', 'github_id', 'source', 'organization', 'dropped_at', 'validated_at'] as const;
+const COLUMNS = ['id', 'owner', 'name', 'github_id', 'source', 'organization', 'dropped_at', 'validated_at', 'first_synced_at'] as const;
 
 interface Rename {
   readonly id: number;
@@ -254,5 +254,6 @@ function entryOf(row: Row): FleetEntry {
     githubId: row.github_id === null ? null : Number(row.github_id),
     source: row.source,
     organization: row.organization,
+    firstSyncedAt: row.first_synced_at,
   };
 }

@@ -1,0 +1,54 @@
+/**
+ * When a member is swept next. Stream-path members are reconciled every
+ * reconcileInterval, quiet ones less often; sweep-path members every
+ * (stretched) parseInterval; walk-path members are never swept (their walk sees
+ * everything). First sweeps are spread over the interval by repository id, so
+ * ten thousand members loaded at once do not all come due together.
+ */
+import type { DetectionPath } from './types.js';
+
+/** The intervals the capacity projection currently allows, in milliseconds. */
+export interface FleetIntervals {
+  /** Walk-path members: the (stretched) github.issues.parseInterval. */
+  readonly walkMs: number;
+  /** Sweep-path members: the (stretched) parseInterval. */
+  readonly sweepMs: number;
+  /** Stream-path members: the (stretched) github.fleet.reconcileInterval, before the quiet factor. */
+  readonly reconcileMs: number;
+}
+
+export const DAY_MS = 86_400_000;
+export const WEEK_MS = 7 * DAY_MS;
+/** A quiet member is reconciled at most this many times less often than a busy one. */
+export const MAX_QUIET_FACTOR = 4;
+
+/** How quiet a stream-path member is: ×1 when it changed within a day, ×2 within a week, ×4 beyond (or never). */
+export function quietFactor(lastChangeAt: number | null, now: number): number {
+  if (lastChangeAt === null) return MAX_QUIET_FACTOR;
+  const quiet = now - lastChangeAt;
+  if (quiet >= WEEK_MS) return MAX_QUIET_FACTOR;
+  if (quiet >= DAY_MS) return 2;
+  return 1;
+}
+
+/** Milliseconds between two sweeps of a member; Infinity for the walk path. */
+export function sweepInterval(path: DetectionPath, lastChangeAt: number | null, now: number, intervals: FleetIntervals): number {
+  if (path === 'walk') return Number.POSITIVE_INFINITY;
+  if (path === 'sweep') return intervals.sweepMs;
+  return intervals.reconcileMs * quietFactor(lastChangeAt, now);
+}
+
+/**
+ * A fraction in [0, 1) that depends only on the repository id: Fibonacci
+ * hashing, so consecutive ids (how the store hands them out) land far apart.
+ */
+export function jitter(repositoryId: number): number {
+  return (Math.imul(repositoryId, 0x9e3779b1) >>> 0) / 2 ** 32;
+}
+
+/** An ISO time as epoch milliseconds; -Infinity for null or garbage (older than anything). */
+export function instant(iso: string | null): number {
+  if (iso === null) return Number.NEGATIVE_INFINITY;
+  const at = Date.parse(iso);
+  return Number.isNaN(at) ? Number.NEGATIVE_INFINITY : at;
+}
