@@ -12,6 +12,7 @@ import type { DispatchObserver, Executor } from './domain/ports.js';
 import { Doorbell } from './domain/doorbell.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
 import type { DispatcherPause } from './domain/tasks/global/dispatch-failure.js';
+import type { Capacity } from './domain/fleet/capacity.js';
 import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor } from './infra/ai/index.js';
 import {
@@ -24,18 +25,21 @@ import {
   SqlIssueSyncStore,
   SqlJobQueue,
   SqlPauseStore,
+  SqlFleetStore,
   SqlRepositoryStore,
+  SqlScopeSyncStore,
   SqlStateStore,
   type Database,
 } from './infra/store/index.js';
 import { withLogContext } from './infra/telemetry/logger.js';
-import { plan } from './schedule/planner.js';
+import { globalSetupJob, plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT, VERSION } from './version.js';
 import { executorSettings, knownSecrets } from './composition/executor-settings.js';
 import { InstanceHeartbeat, INSTANCE_STALE_MS } from './composition/instance-heartbeat.js';
+import { FleetWiring } from './composition/fleet.js';
 import { fanOut, mergeHooks } from './composition/observers.js';
 import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
 import { logLongHold } from './composition/throttle-holds.js';
@@ -51,6 +55,8 @@ export interface AppHooks {
   readonly schedulerObserver?: SchedulerObserver;
   readonly dispatchObserver?: DispatchObserver;
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
+  /** Each new capacity projection of the fleet (metrics). */
+  readonly onFleetProjection?: (capacity: Capacity) => void;
   /** The dispatcher paused (the daemon's failure, not a job's), or `null`: it resumed. */
   readonly onDispatcherPause?: (pause: DispatcherPause | null) => void;
   /** Minimum gap between two GitHub writes (comments); the demo shortens it against its local simulator. Default: the throttle's 1 s. */
@@ -88,6 +94,7 @@ export class App {
     private readonly rateLimitRecorder: RateLimitRecorder,
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
+    private readonly fleet: FleetWiring,
     private readonly tally: DispatchTally,
     /** Aborts (its reason an InstanceLostError) when another daemon took this one's registration over: stop at once. */
     readonly registrationLost: AbortSignal,
@@ -145,6 +152,16 @@ export class App {
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
     const jobsQueued = new Doorbell();
+    const fleet = new FleetWiring({
+      config,
+      github,
+      store: new SqlFleetStore(db),
+      scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
+      state,
+      log,
+      onEnqueued: () => jobsQueued.ring(),
+      ...(hooks.onFleetProjection ? { onProjection: hooks.onFleetProjection } : {}),
+    });
     const entries = registry({
       repositoryValidator: { github, repositories, log },
       backlogReconciler: {
@@ -193,6 +210,7 @@ export class App {
           },
         },
       },
+      fleet: fleet.detectors(config.github.issues.backlog),
     });
     const scheduler = new Scheduler({
       log,
@@ -201,7 +219,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, tally, lost.signal);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, fleet, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -241,11 +259,14 @@ export class App {
    */
   async run(signal: AbortSignal, { once, inFlight = signal }: { once: boolean; inFlight?: AbortSignal }): Promise<RunSummary> {
     const configured: RepositoryRef[] = this.config.github.repositories;
+    const organizations = this.config.github.organizations.map((org) => org.name);
     const thePlan = plan(this.entries, configured);
     this.#state = 'setup';
-    this.log.info({ repositories: configured.length, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories`);
+    const discovering = organizations.length === 0 ? '' : ` and discovering the repositories of ${organizations.join(', ')}`;
+    this.log.info({ repositories: configured.length, organizations, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories${discovering}`);
     const setupStarted = Date.now();
-    await this.scheduler.setup(thePlan.setup, signal).catch((error: unknown) => {
+    const setupJobs = [...thePlan.setup, ...this.fleet.setupSteps().map((step) => globalSetupJob(step, 'github.organizations'))];
+    await this.scheduler.setup(setupJobs, signal).catch((error: unknown) => {
       // The scheduler knows the network failed, not where GitHub was looked for.
       if (!(error instanceof SetupFailedError) || !error.failures.some((f) => f.kind === 'node')) throw error;
       const where = new URL(this.config.github.baseUrl);
@@ -254,13 +275,22 @@ export class App {
     });
     const setupMs = Date.now() - setupStarted;
     const partitions = await this.#partitions(configured);
-    const jobs = thePlan.bindWork((repository) => {
-      const partition = partitions.get(fullName(repository));
-      if (!partition) throw new Error(`no repository id for ${fullName(repository)} after setup`);
-      return partition;
-    });
+    // The walks are the fleet's: every member, configured or discovered, on the path it was given.
+    const jobs = thePlan
+      .bindWork((repository) => {
+        const partition = partitions.get(fullName(repository));
+        if (!partition) throw new Error(`no repository id for ${fullName(repository)} after setup`);
+        return partition;
+      })
+      .filter((job) => job.scope === 'global');
+    await this.fleet.start(this.scheduler.walks, (partition) => thePlan.jobsFor(partition));
     this.#state = 'working';
-    this.log.info({ setupMs, jobs: jobs.length }, `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers`);
+    const paths = this.fleet.fleet.counts();
+    this.log.info(
+      { setupMs, jobs: jobs.length, repositories: this.fleet.fleet.size, paths },
+      `setup passed in ${setupMs} ms; ${once ? 'one pass of' : 'starting'} ${jobs.length} workers for ${this.fleet.fleet.size} repositories ` +
+        `(walked: ${paths.walk}, streamed: ${paths.stream}, swept: ${paths.sweep})`,
+    );
     const deadBefore = this.tally.deadJobs;
     try {
       const summary = await this.scheduler.work(jobs, signal, { once, inFlight });
@@ -274,6 +304,7 @@ export class App {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.observability?.close();
+      await this.fleet.stop();
       await this.rateLimitRecorder.flush();
       await this.instance.stop();
       await this.database.close();

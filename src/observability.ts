@@ -43,6 +43,7 @@ export class Observability {
       dispatchObserver: this.metrics.dispatchObserver(),
       onPoll: (repository, outcome) => this.metrics.pollFinished(repository, outcome),
       onDispatcherPause: (pause) => this.metrics.dispatcherPaused(pause),
+      onFleetProjection: (capacity) => this.metrics.fleetProjected(capacity),
     };
   }
 

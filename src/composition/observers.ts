@@ -10,6 +10,7 @@ export function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
     schedulerObserver: fanOut(given.schedulerObserver, metrics.schedulerObserver),
     dispatchObserver: fanOut(given.dispatchObserver, metrics.dispatchObserver),
     ...pauseListeners(given, metrics),
+    ...projectionListeners(given, metrics),
     ...(polls.length > 0 ? { onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : {}),
   };
 }
@@ -17,6 +18,11 @@ export function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
 function pauseListeners(...hooks: AppHooks[]): Pick<AppHooks, 'onDispatcherPause'> {
   const listeners = hooks.map((h) => h.onDispatcherPause).filter((f) => f !== undefined);
   return listeners.length === 0 ? {} : { onDispatcherPause: (pause) => listeners.forEach((f) => f(pause)) };
+}
+
+function projectionListeners(...hooks: AppHooks[]): Pick<AppHooks, 'onFleetProjection'> {
+  const listeners = hooks.map((h) => h.onFleetProjection).filter((f) => f !== undefined);
+  return listeners.length === 0 ? {} : { onFleetProjection: (capacity) => listeners.forEach((f) => f(capacity)) };
 }
 
 /** One observer that calls, method by method, each given one; undefined ones are skipped. */

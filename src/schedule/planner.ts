@@ -18,8 +18,16 @@ export class PlanError extends Error {
 export interface SetupJob {
   readonly name: string;
   readonly resource: string;
-  readonly repository: RepositoryRef;
+  /** The repository it prepares; absent for a step of the whole daemon (the first discovery). */
+  readonly repository?: RepositoryRef;
+  /** What a failure names: `owner/name`, or what a global step is about (`github.organizations`). */
+  readonly subject: string;
   run(signal: AbortSignal): Promise<void>;
+}
+
+/** A setup step of the whole daemon (the first discovery): `setup:<resource>`, its failure naming `subject`. */
+export function globalSetupJob(step: { readonly resource: string; run(signal: AbortSignal): Promise<void> }, subject: string): SetupJob {
+  return { name: jobName('setup', step.resource), resource: step.resource, subject, run: (signal) => step.run(signal) };
 }
 
 export interface WorkJob {
@@ -86,7 +94,7 @@ export function plan(entries: readonly RegistryEntry[], repositories: readonly R
         const name = jobName('setup', entry.spec.resource, repository);
         claim(name);
         const spec = entry.spec;
-        setup.push({ name, resource: spec.resource, repository, run: (signal) => spec.run(signal, repository) });
+        setup.push({ name, resource: spec.resource, repository, subject: fullName(repository), run: (signal) => spec.run(signal, repository) });
       }
     } else if (entry.scope === 'repository') {
       const spec = entry.spec;

@@ -4,7 +4,6 @@
  * overlapping a job with itself, and applies the retry baseline — here and
  * nowhere else.
  */
-import { fullName } from '../domain/entities.js';
 import { describeError, failureKindOf, type FailureKind } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import type { WakeSource } from '../domain/spec.js';
@@ -17,7 +16,10 @@ export type { SchedulerObserver } from './passes.js';
 
 export interface SetupFailure {
   readonly job: string;
+  /** `owner/name`, or the subject of a global step (`github.organizations`). */
   readonly repository: string;
+  /** A step of the whole daemon, not of one repository. */
+  readonly global?: boolean;
   readonly reason: string;
   /** How the last failure was classified; `unknown` when nothing recognised it. */
   readonly kind: FailureKind | 'unknown';
@@ -35,8 +37,10 @@ export class SetupFailedError extends Error {
     const lines = failures.map((f) => `  - ${f.repository}: ${f.reason}`).join('\n');
     const ranOut = budgetMs === undefined ? '' : ` (scheduler.setupBudget of ${formatWait(budgetMs)} ran out)`;
     // Two preflights of one repository may both fail: it is one repository.
-    const failed = new Set(failures.map((f) => f.repository)).size;
-    super(`setup failed for ${failed} of ${total} repositories${ranOut}; no worker was started:\n${lines}${advice ? `\n${advice}` : ''}`);
+    const failed = new Set(failures.filter((f) => f.global !== true).map((f) => f.repository)).size;
+    const globals = [...new Set(failures.filter((f) => f.global === true).map((f) => f.repository))];
+    const what = [...(failed > 0 || globals.length === 0 ? [`${failed} of ${total} repositories`] : []), ...globals].join(' and ');
+    super(`setup failed for ${what}${ranOut}; no worker was started:\n${lines}${advice ? `\n${advice}` : ''}`);
     this.name = 'SetupFailedError';
     this.failures = failures;
     this.budgetMs = budgetMs;
@@ -131,10 +135,11 @@ export class Scheduler {
       const outcome = outcomes[index];
       if (outcome?.error === undefined) return [];
       const reason = outcome.interrupted ? unfinished(outcome, budgetMs) : describeError(outcome.error);
-      return [{ job: job.name, repository: fullName(job.repository), reason, kind: failureKindOf(outcome.lastFailure ?? outcome.error) }];
+      const global = job.repository === undefined ? { global: true } : {};
+      return [{ job: job.name, repository: job.subject, ...global, reason, kind: failureKindOf(outcome.lastFailure ?? outcome.error) }];
     });
     // Several preflights may run per repository: count repositories, not jobs.
-    const repositories = new Set(jobs.map((job) => fullName(job.repository))).size;
+    const repositories = new Set(jobs.flatMap((job) => (job.repository === undefined ? [] : [job.subject]))).size;
     if (failures.length > 0) throw new SetupFailedError(failures, repositories, bounded.signal.aborted ? budgetMs : undefined);
   }
 

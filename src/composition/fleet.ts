@@ -1,0 +1,229 @@
+/**
+ * The fleet, wired: the in-memory Fleet kept in step with the walk runner
+ * (members added, removed, moved between paths, nudged), the detection
+ * workers it needs (discovery, one stream per organisation, the sweeper), and
+ * the capacity projection that stretches the intervals, made again every
+ * minute from the response times the governor measured and shown in `status`,
+ * the dashboard and the metrics.
+ */
+import type { Config } from '../config/schema.js';
+import { fullName, type Partition } from '../domain/entities.js';
+import { projectCapacity, type Capacity } from '../domain/fleet/capacity.js';
+import { Fleet, type FleetMember } from '../domain/fleet/fleet.js';
+import type { PathPolicy } from '../domain/fleet/paths.js';
+import type { FleetIntervals } from '../domain/fleet/sweep-schedule.js';
+import type { DetectionPath, FleetEntry } from '../domain/fleet/types.js';
+import type { BacklogPolicy } from '../domain/eligibility.js';
+import type { Log } from '../domain/ports.js';
+import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
+import type { ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
+import type { GitHubClient } from '../infra/github/index.js';
+import type { SqlFleetStore, SqlScopeSyncStore, SqlStateStore } from '../infra/store/index.js';
+import type { WorkJob } from '../schedule/planner.js';
+import type { TaskDependencies } from '../schedule/registry.js';
+import type { WalkRunner } from '../schedule/walk-runner.js';
+
+/** Where the latest projection is kept for `status` (SqlStateStore key). */
+export const FLEET_CAPACITY_STATE_KEY = 'fleet.capacity';
+/** How often the sweeper looks for members due. */
+const SWEEP_LOOK_MS = 5_000;
+/** How often the projection is made again. */
+const REPROJECT_MS = 60_000;
+
+export interface FleetWiringDeps {
+  readonly config: Config;
+  readonly github: GitHubClient;
+  readonly store: SqlFleetStore;
+  readonly scopes: SqlScopeSyncStore;
+  readonly state: SqlStateStore;
+  readonly log: Log;
+  /** Rung after a stream page queued jobs (wakes the dispatcher). */
+  readonly onEnqueued: () => void;
+  /** Told each new projection (metrics). */
+  readonly onProjection?: (capacity: Capacity) => void;
+}
+
+/** The projection as `status` reads it back. */
+export interface StoredCapacity extends Capacity {
+  readonly projectedAt: string;
+  readonly reasons: Partial<Record<DetectionPath, string>>;
+}
+
+export class FleetWiring {
+  readonly fleet: Fleet;
+  readonly #deps: FleetWiringDeps;
+  readonly #organizations: ReadonlySet<string>;
+  #capacity: Capacity;
+  #walkCapacity: number;
+  #walks: { readonly runner: WalkRunner; readonly jobsFor: (partition: Partition) => WorkJob[] } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #pathsSaving: Promise<void> = Promise.resolve();
+
+  constructor(deps: FleetWiringDeps) {
+    this.#deps = deps;
+    this.#organizations = new Set(deps.config.github.organizations.map((org) => org.name.toLowerCase()));
+    this.fleet = new Fleet({ intervals: () => this.intervals(), policy: () => this.#policy() });
+    this.#capacity = this.#project(this.fleet.counts());
+    this.#walkCapacity = this.#capacity.walkFits;
+  }
+
+  /** The first discovery, a setup step; none without organisations. */
+  setupSteps(): GlobalSetupStep[] {
+    return this.#deps.config.github.organizations.length === 0 ? [] : [firstDiscovery(this.#discoveryDeps())];
+  }
+
+  /** What the registry needs to build the fleet's detectors (src/schedule/registry.ts). */
+  detectors(backlog: BacklogPolicy): TaskDependencies['fleet'] {
+    const { config, github, scopes, store, log } = this.#deps;
+    const organizations = config.github.organizations.map((org) => org.name);
+    const stream: ScopeStreamDeps = {
+      github,
+      store: scopes,
+      fleetStore: store,
+      fleet: this.fleet,
+      interval: config.github.issues.parseInterval,
+      requiredLabel: config.github.issues.requiredLabel,
+      backlog,
+      log,
+      onEnqueued: this.#deps.onEnqueued,
+    };
+    return {
+      ...(organizations.length > 0 ? { discovery: this.#discoveryDeps() } : {}),
+      ...(this.#streaming() ? { streams: { deps: stream, organizations } } : {}),
+      sweeper: { github, store, fleet: this.fleet, interval: SWEEP_LOOK_MS, batchSize: config.github.fleet.sweepBatch, log },
+    };
+  }
+
+  /** The intervals the projection allows now. */
+  intervals(): FleetIntervals {
+    const { paths } = this.#capacity;
+    return { walkMs: paths.walk.intervalMs, sweepMs: paths.sweep.intervalMs, reconcileMs: this.#capacity.reconcileIntervalMs };
+  }
+
+  /**
+   * After setup: loads the members (configured repositories still in the
+   * configuration, discovered ones), chooses their paths, and hands each to
+   * the walk runner; from then on the runner follows the fleet.
+   */
+  async start(runner: WalkRunner, jobsFor: (partition: Partition) => WorkJob[]): Promise<void> {
+    this.#walks = { runner, jobsFor };
+    const { store } = this.#deps;
+    const configured = new Set(this.#deps.config.github.repositories.map((repo) => fullName(repo).toLowerCase()));
+    const entries = (await store.members()).filter((entry) => this.#wanted(entry, configured));
+    // How many can be walked is settled before the paths are chosen (it does not depend on the walks).
+    this.#walkCapacity = this.#project(this.fleet.counts()).walkFits;
+    this.fleet.subscribe({
+      added: (member) => this.#upsert(member),
+      removed: (member) => runner.remove(member.partition.repositoryId),
+      pathChanged: (member) => {
+        this.#upsert(member);
+        this.#savePaths();
+      },
+      renamed: (member) => this.#upsert(member),
+      nudged: (member) => runner.nudge(member.partition.repositoryId),
+    });
+    this.fleet.load(entries, await store.watermarks());
+    const unjoined = this.fleet.unjoined();
+    if (unjoined.length > 0) {
+      const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+      await store.markJoined(unjoined);
+      this.fleet.joined(unjoined, at);
+    }
+    this.reproject();
+    this.#savePaths();
+    this.#timer = setInterval(() => this.reproject(), REPROJECT_MS);
+    this.#timer.unref();
+  }
+
+  /** Projects the capacity again from the members and the measured response times; walk intervals follow. */
+  reproject(): Capacity {
+    const before = this.intervals().walkMs;
+    this.#capacity = this.#project(this.fleet.counts());
+    if (this.intervals().walkMs !== before) {
+      for (const member of this.fleet.members()) if (member.path === 'walk') this.#upsert(member);
+    }
+    this.#deps.onProjection?.(this.#capacity);
+    const reasons: Partial<Record<DetectionPath, string>> = {};
+    for (const member of this.fleet.members()) reasons[member.path] ??= member.pathReason;
+    const stored: StoredCapacity = { ...this.#capacity, projectedAt: new Date().toISOString(), reasons };
+    this.#deps.state.put(FLEET_CAPACITY_STATE_KEY, stored).catch((error: unknown) => {
+      this.#deps.log.warn({ error: String(error) }, 'could not record the capacity projection for status');
+    });
+    return this.#capacity;
+  }
+
+  get capacity(): Capacity {
+    return this.#capacity;
+  }
+
+  /** Stops the projection's timer and waits for the paths being recorded. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#pathsSaving;
+  }
+
+  #upsert(member: FleetMember): void {
+    const walks = this.#walks;
+    if (!walks) return;
+    const interval = this.fleet.walkIntervalOf(member);
+    for (const job of walks.jobsFor(member.partition)) walks.runner.upsert(member.partition.repositoryId, job, interval);
+  }
+
+  /** A configured row still configured, or a discovered one of an organisation still listed. */
+  #wanted(entry: FleetEntry, configured: ReadonlySet<string>): boolean {
+    if (entry.source === 'configured') return configured.has(fullName(entry).toLowerCase());
+    return entry.organization !== null && this.#organizations.has(entry.organization.toLowerCase());
+  }
+
+  /** Streams run unless detection is forced to walk or sweep. */
+  #streaming(): boolean {
+    const mode = this.#deps.config.github.fleet.detection;
+    return this.#deps.config.github.organizations.length > 0 && mode !== 'walk' && mode !== 'sweep';
+  }
+
+  #policy(): PathPolicy {
+    return {
+      mode: this.#deps.config.github.fleet.detection,
+      streamedOrganizations: this.#streaming() ? this.#organizations : new Set(),
+      walkCapacity: this.#walkCapacity,
+    };
+  }
+
+  #project(members: Readonly<Record<DetectionPath, number>>): Capacity {
+    const { config, github } = this.#deps;
+    const measured = github.budget().averageResponseMs;
+    const discovered = [...this.fleet.members()].filter((member) => member.source === 'discovered').length;
+    const organizations = config.github.organizations.length;
+    return projectCapacity({
+      members,
+      streams: this.#streaming() ? organizations : 0,
+      parseIntervalMs: config.github.issues.parseInterval,
+      reconcileIntervalMs: config.github.fleet.reconcileInterval,
+      sweepBatch: config.github.fleet.sweepBatch,
+      discoveryPages: organizations + Math.floor(discovered / 100),
+      discoveryIntervalMs: config.github.discoveryInterval,
+      budget: {
+        restPointsPerMinute: config.github.rateLimit.pointsPerMinute,
+        graphqlPointsPerMinute: config.github.rateLimit.graphqlPointsPerMinute,
+        cpuMsPerMinute: config.github.rateLimit.cpuPerMinute,
+        minIntervalMs: config.github.rateLimit.minInterval,
+        graphqlPointsPerHour: 5_000,
+      },
+      measured: { ...(measured.rest === null ? {} : { restMs: measured.rest }), ...(measured.graphql === null ? {} : { graphqlMs: measured.graphql }) },
+    });
+  }
+
+  #discoveryDeps(): DiscoveryDeps {
+    const { config, github, store, log } = this.#deps;
+    return { github, store, fleet: this.fleet, organizations: config.github.organizations, interval: config.github.discoveryInterval, log };
+  }
+
+  /** Records every member's path for `status`, one save at a time. */
+  #savePaths(): void {
+    const paths = new Map<number, DetectionPath>();
+    for (const member of this.fleet.members()) paths.set(member.partition.repositoryId, member.path);
+    this.#pathsSaving = this.#pathsSaving
+      .then(() => this.#deps.store.recordPaths(paths))
+      .catch((error: unknown) => this.#deps.log.warn({ error: String(error) }, 'could not record the detection paths for status'));
+  }
+}
