@@ -56,7 +56,10 @@ async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Param
   const firstSync = await deps.store.markFirstSync(partition.repositoryId);
   const cutoff = backlogCutoff(deps.backlog, firstSync.at);
   const skippedAsBacklog = new Set<number>(); // ids: the walk sees boundary issues twice
-  const backlog = new BacklogWalk(await deps.store.cursor(partition.repositoryId), deps.limits);
+  const start = await deps.store.cursor(partition.repositoryId);
+  // The first walk reads the repository's history (its first sync time may be older: set when it joined the fleet).
+  const firstWalk = firstSync.first || (start.since === null && start.etag === null);
+  const backlog = new BacklogWalk(start, deps.limits);
   let issues = 0;
   let enqueued = 0;
   for (;;) {
@@ -82,7 +85,7 @@ async function walk(deps: IssuePollerDeps, signal: AbortSignal, partition: Param
       throw new WalkStalledError(`read ${backlog.pages} pages in one pass without catching up; the next pass goes on from the saved cursor`);
     }
   }
-  if (firstSync.first && cutoff) deps.log.info({ repository, backlog: skippedAsBacklog.size, cutoff }, backlogNotice(skippedAsBacklog.size, cutoff, deps.backlog));
+  if (firstWalk && cutoff && backlog.pages > 0) deps.log.info({ repository, backlog: skippedAsBacklog.size, cutoff }, backlogNotice(skippedAsBacklog.size, cutoff, deps.backlog));
   if (backlog.pages === 0) {
     deps.log.debug({ repository }, 'issues not modified (304)');
     return 'not_modified';
