@@ -16,7 +16,7 @@ import type { DetectionPath, FleetEntry } from '../domain/fleet/types.js';
 import type { BacklogPolicy } from '../domain/eligibility.js';
 import type { Log } from '../domain/ports.js';
 import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
-import type { ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
+import { STREAM_LAG_MS, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
 import type { GitHubClient } from '../infra/github/index.js';
 import type { SqlFleetStore, SqlScopeSyncStore, SqlStateStore } from '../infra/store/index.js';
 import type { WorkJob } from '../schedule/planner.js';
@@ -86,6 +86,8 @@ export class FleetWiring {
       backlog,
       log,
       onEnqueued: this.#deps.onEnqueued,
+      // Two reads of the stream give GitHub's listing time to show a write; never more than the default.
+      lagMs: Math.min(STREAM_LAG_MS, 2 * config.github.issues.parseInterval),
     };
     return {
       ...(organizations.length > 0 ? { discovery: this.#discoveryDeps() } : {}),
@@ -123,6 +125,8 @@ export class FleetWiring {
       nudged: (member) => runner.nudge(member.partition.repositoryId),
     });
     this.fleet.load(entries, await store.watermarks());
+    // The first discovery (in setup) joined members before anything listened: hand every member over.
+    for (const member of this.fleet.members()) this.#upsert(member);
     const unjoined = this.fleet.unjoined();
     if (unjoined.length > 0) {
       const at = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();

@@ -354,9 +354,15 @@ export class Fleet {
     for (const [member, previous] of changed) for (const listener of this.#listeners) listener.pathChanged?.(member, previous);
   }
 
+  /**
+   * A sweep-path member is swept at once: nothing else looks at it, and a
+   * `run --once` must see every one. A stream-path member's reconciliation is
+   * spread over its interval (its stream already covers it).
+   */
   #scheduleFirstSweep(member: Member, now: number): void {
     const interval = sweepInterval(member.path, member.lastChangeAt, now, this.#options.intervals());
-    member.nextSweepAt = Number.isFinite(interval) ? now + Math.floor(jitter(member.partition.repositoryId) * interval) : interval;
+    if (member.path === 'sweep') member.nextSweepAt = now;
+    else member.nextSweepAt = Number.isFinite(interval) ? now + Math.floor(jitter(member.partition.repositoryId) * interval) : interval;
   }
 
   #index(member: Member): void {

@@ -36,6 +36,8 @@ export interface ScopeStreamDeps {
   readonly onEnqueued?: () => void;
   /** Bounds of one pass. Default: BacklogWalk's. */
   readonly limits?: WalkLimits;
+  /** How far behind a caught-up pass's start the stream counts as complete. Default STREAM_LAG_MS. */
+  readonly lagMs?: number;
   /** Default: Date.now. */
   readonly now?: () => number;
 }
@@ -120,7 +122,7 @@ async function stream(deps: ScopeStreamDeps, scope: IssueScope & { kind: 'organi
     }
   }
   // Caught up: every change up to the newest one listed, and up to shortly before the pass began, has been read.
-  deps.fleet.streamed(org, Math.max(counts.newestSeen, startedAt - STREAM_LAG_MS));
+  deps.fleet.streamed(org, Math.max(counts.newestSeen, startedAt - (deps.lagMs ?? STREAM_LAG_MS)));
   if (counts.backlog.size > 0) {
     deps.log.info(
       { organization: org, backlog: counts.backlog.size },
