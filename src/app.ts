@@ -54,6 +54,7 @@ export interface AppHooks {
   readonly githubTelemetry?: GitHubTelemetry;
   readonly schedulerObserver?: SchedulerObserver;
   readonly dispatchObserver?: DispatchObserver;
+  /** Each poll: a repository's walk (`owner/name`), or an organisation's issue stream (`org/*`). */
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
   /** Each new capacity projection of the fleet (metrics). */
   readonly onFleetProjection?: (capacity: Capacity) => void;
@@ -161,6 +162,7 @@ export class App {
       log,
       onEnqueued: () => jobsQueued.ring(),
       ...(hooks.onFleetProjection ? { onProjection: hooks.onFleetProjection } : {}),
+      ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
     });
     const entries = registry({
       repositoryValidator: { github, repositories, log },

@@ -7,11 +7,14 @@
 import type { Kysely } from 'kysely';
 import type { RepositoryRef } from './domain/entities.js';
 import type { Log } from './domain/ports.js';
-import { SqlPauseStore, StatusReader, type Schema } from './infra/store/index.js';
-import type { DashboardSnapshot } from './infra/telemetry/dashboard.js';
+import { SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RepositoryStatus, type Schema } from './infra/store/index.js';
+import type { DashboardFleet, DashboardSnapshot } from './infra/telemetry/dashboard.js';
 import type { HealthState, RunningHttpServer } from './infra/telemetry/http-server.js';
 import type { DaemonMetrics } from './infra/telemetry/metrics.js';
 import type { AppHooks } from './app.js';
+
+/** At most this many rows in the dashboard's repositories table; a fleet of 10,000 would bury the page. */
+export const DASHBOARD_REPOSITORIES = 50;
 
 export class Observability {
   #server: RunningHttpServer | undefined;
@@ -31,6 +34,7 @@ export class Observability {
     const metrics = new DaemonMetrics({
       queueCounts: () => status.queue(),
       onCollectError: (error) => log.warn({ error: String(error) }, 'metrics: could not read the queue'),
+      ownSeries: configured.map((ref) => `${ref.owner}/${ref.name}`),
     });
     return new Observability(metrics, status, new SqlPauseStore(db), listen, configured, log);
   }
@@ -66,23 +70,61 @@ export class Observability {
   }
 
   async #snapshot(ready: boolean): Promise<DashboardSnapshot> {
-    const [repositories, queue, rateLimit, comments, pause] = await Promise.all([
-      this.status.repositories(new Date(), this.configured),
+    const now = new Date();
+    const [repositories, queue, rateLimit, comments, pause, fleet, detection] = await Promise.all([
+      this.status.repositories(now, this.configured),
       this.status.queue(),
       this.status.rateLimit(),
       this.status.latestComments(10),
       this.pauses.read(),
+      this.status.fleet(now),
+      this.status.detection(now),
     ]);
+    // The members: configured ones still configured, discovered ones (dropped ones are not listed).
+    const members = repositories.filter((r) => r.configured || r.source === 'discovered');
+    const shown = shownRepositories(members);
     return {
-      generatedAt: new Date().toISOString(),
+      generatedAt: now.toISOString(),
       ready,
       dispatcherPause: pause,
-      repositories: repositories
-        .filter((r) => r.configured)
-        .map((r) => ({ repository: r.repository, validated: r.validated, lastPolledAt: r.lastPolledAt, lastError: r.lastError, issues: r.issues.stored, jobs: r.jobs })),
+      repositories: shown.map((r) => ({
+        repository: r.repository,
+        detectionPath: r.detectionPath,
+        validated: r.validated,
+        lastPolledAt: r.lastPolledAt,
+        lastError: r.lastError,
+        issues: r.issues.stored,
+        jobs: r.jobs,
+      })),
+      moreRepositories: members.length - shown.length,
+      fleet: dashboardFleet(fleet, detection),
       queue,
       rateLimit: rateLimit ? { limit: rateLimit.limit, remaining: rateLimit.remaining, resetAt: rateLimit.resetAt } : null,
       latestComments: comments.map((c) => ({ repository: c.repository, number: c.issueNumber ?? 0, title: c.issueTitle ?? '', url: c.commentUrl, postedAt: c.finishedAt ?? '' })),
     };
   }
+}
+
+/** Those that need a look first (an error, a failed setup, a live job, not validated), in status order, up to the cap. */
+export function shownRepositories(members: readonly RepositoryStatus[]): RepositoryStatus[] {
+  if (members.length <= DASHBOARD_REPOSITORIES) return [...members];
+  const needsLook = (r: RepositoryStatus) => r.lastError !== null || r.setupError !== null || !r.validated || r.jobs.pending + r.jobs.running > 0;
+  return [...members.filter(needsLook), ...members.filter((r) => !needsLook(r))].slice(0, DASHBOARD_REPOSITORIES);
+}
+
+/** Nothing while the fleet has nothing to say: no repository placed, nothing discovered, no stream, no projection. */
+function dashboardFleet(fleet: FleetStatus, detection: DetectionStatus | null): DashboardFleet | null {
+  const { members, dropped, scopes } = fleet;
+  const placed = members.total - members.byPath.undecided;
+  if (placed === 0 && members.bySource.discovered === 0 && dropped.count === 0 && scopes.length === 0 && detection === null) return null;
+  const path = (p: DetectionStatus['paths']['walk']) => ({ interval: p.interval, latency: p.latency, bound: p.bound, stretched: p.boundBy !== 'interval' });
+  return {
+    members: members.byPath,
+    dropped: dropped.count,
+    detection: detection && {
+      projectedAt: detection.projectedAt,
+      paths: { walk: path(detection.paths.walk), stream: path(detection.paths.stream), sweep: path(detection.paths.sweep) },
+    },
+    streams: scopes.map((scope) => ({ scope: scope.scope, lastPolledAt: scope.lastPolledAt, lastError: scope.lastError })),
+  };
 }

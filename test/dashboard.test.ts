@@ -33,6 +33,7 @@ function demoSnapshot(): DashboardSnapshot {
     repositories: [
       {
         repository: 'demo/webapp',
+        detectionPath: 'walk',
         validated: true,
         lastPolledAt: at(GENERATED_AT, -12_000),
         lastError: null,
@@ -41,6 +42,7 @@ function demoSnapshot(): DashboardSnapshot {
       },
       {
         repository: 'demo/api',
+        detectionPath: 'walk',
         validated: true,
         lastPolledAt: at(GENERATED_AT, -41_000),
         lastError: null,
@@ -49,6 +51,7 @@ function demoSnapshot(): DashboardSnapshot {
       },
       {
         repository: 'demo/docs',
+        detectionPath: 'sweep',
         validated: true,
         lastPolledAt: at(GENERATED_AT, -6 * MINUTE),
         lastError: 'fetch issues of demo/docs: GitHub answered 502 Bad Gateway; retrying in 20s',
@@ -56,6 +59,20 @@ function demoSnapshot(): DashboardSnapshot {
         jobs: { pending: 2, running: 0, done: 1, dead: 0 },
       },
     ],
+    moreRepositories: 0,
+    fleet: {
+      members: { walk: 2, stream: 0, sweep: 1, undecided: 0 },
+      dropped: 0,
+      detection: {
+        projectedAt: at(GENERATED_AT, -40_000),
+        paths: {
+          walk: { interval: '60 s', latency: '57 s', bound: 'set by github.issues.parseInterval: it fits every budget', stretched: false },
+          stream: { interval: '60 s', latency: '57 s', bound: 'set by github.issues.parseInterval: it fits every budget', stretched: false },
+          sweep: { interval: '60 s', latency: '58 s', bound: 'set by github.issues.parseInterval: it fits every budget', stretched: false },
+        },
+      },
+      streams: [],
+    },
     queue: { pending: 3, running: 1, done: 8, dead: 1 },
     rateLimit: { limit: 5000, remaining: 4713, resetAt: Math.floor(Date.parse(GENERATED_AT) / 1000) + 38 * 60 },
     latestComments: [
@@ -69,6 +86,40 @@ function demoSnapshot(): DashboardSnapshot {
 
 function comment(repository: string, number: number, title: string, offsetMs: number, id: number) {
   return { repository, number, title, url: `https://github.com/${repository}/issues/${number}#issuecomment-${id}`, postedAt: at(GENERATED_AT, offsetMs) };
+}
+
+const CPU_BOUND = "bound by GitHub's GraphQL server time: raise github.rateLimit.cpuPerMinute (GitHub allows 90 s) or lower the fleet";
+
+/** A fleet of 10,000: the table capped at 50, the detection card with a stretched path, a failing stream. */
+function fleetSnapshot(): DashboardSnapshot {
+  const snapshot = demoSnapshot();
+  snapshot.repositories = Array.from({ length: 50 }, (_, i) => ({
+    repository: `big/repo-${String(i).padStart(5, '0')}`,
+    detectionPath: 'stream',
+    validated: true,
+    lastPolledAt: null,
+    lastError: i === 0 ? 'GitHub answered 404 Not Found' : null,
+    issues: 1,
+    jobs: { pending: i === 0 ? 0 : 1, running: 0, done: 0, dead: 0 },
+  }));
+  snapshot.moreRepositories = 9_950;
+  snapshot.fleet = {
+    members: { walk: 1, stream: 9_000, sweep: 999, undecided: 0 },
+    dropped: 7,
+    detection: {
+      projectedAt: at(GENERATED_AT, -2 * MINUTE),
+      paths: {
+        walk: { interval: '60 s', latency: '57 s', bound: 'set by github.issues.parseInterval: it fits every budget', stretched: false },
+        stream: { interval: '60 s', latency: '57 s', bound: 'set by github.issues.parseInterval: it fits every budget', stretched: false },
+        sweep: { interval: '4.2 min', latency: '4.0 min', bound: CPU_BOUND, stretched: true },
+      },
+    },
+    streams: [
+      { scope: 'org:big', lastPolledAt: at(GENERATED_AT, -30_000), lastError: `GitHub answered 502 Bad Gateway ${'<b>x</b>'}` },
+      { scope: 'org:new', lastPolledAt: null, lastError: null },
+    ],
+  };
+  return snapshot;
 }
 
 const MALICIOUS_TITLE = '<img src=x onerror=alert(1)>';
@@ -262,6 +313,54 @@ void describe('dashboard in headless Chromium', { skip: chromiumMissing }, () =>
     await refreshedTo(page, cleared.generatedAt);
     assert.equal(await page.locator('#pause').count(), 0);
     assert.equal(await page.locator('#ready').innerText(), 'ready');
+  });
+
+  void it('shows the detection card and a capped repositories table for a fleet, the script rendering what the server renders', async () => {
+    current = fleetSnapshot();
+    const check = async (page: Page, how: string) => {
+      const rows = page.locator('#fleet tbody tr');
+      assert.deepEqual(await rows.locator('th').allInnerTexts(), ['walk', 'stream', 'sweep'], how);
+      assert.match(await page.locator('#fleet tr[data-path="stream"]').innerText(), /^stream\s+9,000\s+60 s\s+57 s\s+set by github\.issues\.parseInterval/, how);
+      const sweep = page.locator('#fleet tr[data-path="sweep"]');
+      assert.equal(await sweep.locator('td.bound').innerText(), CPU_BOUND, how);
+      assert.equal(await sweep.locator('td.bound.stretched').count(), 1, `${how}: a stretched path stands out`);
+      assert.match(await sweep.innerText(), /^sweep\s+999\s+4\.2 min\s+4\.0 min/, how);
+      assert.match(await page.locator('#fleet').innerText(), /projected 2 min ago/, how);
+      assert.equal(await page.locator('#dropped').innerText(), '7 discovered repositories dropped', how);
+      assert.equal(await page.locator('#fleet li[data-scope="org:big"]').innerText(), 'org:big last pass 30 s ago GitHub answered 502 Bad Gateway <b>x</b>', how);
+      assert.equal(await page.locator('#fleet b').count(), 0, `${how}: the error stays text`);
+      assert.equal(await page.locator('#fleet li[data-scope="org:new"]').innerText(), 'org:new no pass completed yet', how);
+      assert.equal(await page.locator('#repositories tbody tr').count(), 50, how);
+      assert.match(await page.locator('tr[data-repository="big/repo-00000"]').innerText(), /^big\/repo-00000\s+stream\s+failing/, how);
+      assert.match(await page.locator('#more-repositories').innerText(), /^and 9,950 more \(those with an error or a live job are listed first\)/, how);
+    };
+    const serverPage = await open({ javaScript: false });
+    await check(serverPage, 'server-rendered');
+    const page = await open({ javaScript: true });
+    const next = fleetSnapshot();
+    next.generatedAt = at(GENERATED_AT, 1_000);
+    next.fleet!.streams[0]!.lastPolledAt = at(next.generatedAt, -30_000);
+    current = next;
+    await refreshedTo(page, next.generatedAt);
+    await check(page, 'rendered by the script');
+    const sameTime = await open({ javaScript: false });
+    assert.equal(await page.locator('#status').innerText(), await sameTime.locator('#status').innerText(), 'the script renders what the server renders');
+  });
+
+  void it('leaves the detection card out while the fleet has nothing to say', async () => {
+    const bare = demoSnapshot();
+    delete bare.fleet;
+    delete bare.moreRepositories;
+    bare.repositories = bare.repositories.map(({ detectionPath: _, ...repo }) => repo);
+    current = bare;
+    const page = await open({ javaScript: true });
+    assert.equal(await page.locator('#fleet').count(), 0);
+    assert.equal(await page.locator('#more-repositories').count(), 0);
+    const next = { ...bare, generatedAt: at(GENERATED_AT, 2_000), fleet: null };
+    current = next;
+    await refreshedTo(page, next.generatedAt);
+    assert.equal(await page.locator('#fleet').count(), 0);
+    assert.equal(await page.locator('tr[data-repository="demo/docs"] td.path').innerText(), '-', 'an older daemon sends no paths');
   });
 
   void it('looks right: renders a full-page screenshot', async () => {

@@ -1,8 +1,10 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
 import { Command } from 'commander';
 import { describeBacklogPolicy } from '../domain/eligibility.js';
+import { describeLatency } from '../domain/fleet/capacity.js';
 import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
-import { SqlPauseStore, StatusReader, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { DETECTION_PATHS } from '../domain/fleet/types.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 
 /** Human output is laid out for this many columns. */
@@ -22,7 +24,7 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments, pause, fleet] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause, fleet, detection] = await Promise.all([
           reader.repositories(now, config.github.repositories, {
             policy: config.github.issues.backlog,
             requiredLabel: config.github.issues.requiredLabel,
@@ -33,6 +35,7 @@ export function statusCommand(): Command {
           reader.latestComments(),
           new SqlPauseStore(database.db).read(),
           reader.fleet(now),
+          reader.detection(now),
         ]);
         const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
         const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
@@ -47,11 +50,12 @@ export function statusCommand(): Command {
             dispatcher: pause ? { paused: true, ...pause } : { paused: false },
             latestComments,
             fleet,
+            detection,
           });
           return;
         }
         const lines = [
-          ...repositoryTable(repositories, now),
+          ...repositoryTable(repositories, now, pathsInUse(fleet) > 1),
           '',
           `rate limit  ${describeRateLimit(rateLimit, now)}`,
           `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
@@ -60,6 +64,7 @@ export function statusCommand(): Command {
           ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
           ...(pause ? describePause(pause, now) : []),
           ...describeFleet(fleet, now),
+          ...(detection ? describeDetection(detection, now) : []),
         ];
         // The path is printed whole even when long: a cut path is useless to copy.
         process.stdout.write(`database    ${database.path}\n\n${lines.map((line) => fit(line, WIDTH)).join('\n')}\n`);
@@ -125,30 +130,41 @@ const COLUMNS = [
 /** Above this many repositories, the table shows only those that need a look. */
 export const FULL_TABLE_UP_TO = 25;
 
+/** The detection path column, shown once the fleet uses more than one path. */
+const PATH_COLUMN = { title: 'PATH', width: 6, right: false } as const;
+
+/** Paths with members: with one, the fleet line says it for every repository and the table needs no column. */
+function pathsInUse(fleet: FleetStatus): number {
+  return (['walk', 'stream', 'sweep', 'undecided'] as const).filter((path) => fleet.members.byPath[path] > 0).length;
+}
+
 /**
  * One row per repository, its cursor on the next line and, when its last poll
  * failed, the error on a third. A fleet of thousands shows only the repositories
  * with an error, a setup failure or a live job (at most FULL_TABLE_UP_TO), and
- * counts the rest: `status --json` lists every one.
+ * counts the rest: `status --json` lists every one. With `withPath`, a PATH
+ * column after the name says how each is detected (names get 8 columns less).
  */
-function repositoryTable(all: readonly RepositoryStatus[], now: Date): string[] {
+function repositoryTable(all: readonly RepositoryStatus[], now: Date, withPath = false): string[] {
   if (all.length === 0) return ['no repositories: list some under github.repositories or github.organizations'];
   const large = all.length > FULL_TABLE_UP_TO;
   const attention = large ? all.filter(needsLook) : all;
   const repositories = attention.slice(0, FULL_TABLE_UP_TO);
   const tail = large ? summariseRest(all.length, attention.length, repositories.length) : [];
   if (repositories.length === 0) return tail;
-  const nameWidth = Math.min(22, Math.max(10, ...repositories.map((r) => r.repository.length)));
+  const columns = withPath ? [PATH_COLUMN, ...COLUMNS] : COLUMNS;
+  const nameWidth = Math.min(withPath ? 22 - PATH_COLUMN.width - 2 : 22, Math.max(10, ...repositories.map((r) => r.repository.length)));
   const row = (name: string, cells: readonly string[]) =>
-    [pad(name, nameWidth), ...cells.map((cell, i) => pad(cell, COLUMNS[i]?.width ?? 0, COLUMNS[i]?.right))].join('  ').trimEnd();
-  const lines = [row('REPOSITORY', COLUMNS.map((c) => c.title))];
+    [pad(name, nameWidth), ...cells.map((cell, i) => pad(cell, columns[i]?.width ?? 0, columns[i]?.right))].join('  ').trimEnd();
+  const lines = [row('REPOSITORY', columns.map((c) => c.title))];
   for (const repo of repositories) {
     const counts = [repo.issues.stored, repo.issues.open, repo.jobs.pending, repo.jobs.running, repo.jobs.done, repo.jobs.dead].map(String);
     const lastPoll = repo.lastPolledAt ? ago(repo.lastPolledAt, now) : 'never';
     // A name too long for its column gets a line of its own rather than losing its end.
     const cut = repo.repository.length > nameWidth;
     if (cut) lines.push(repo.repository);
-    lines.push(row(cut ? '' : repo.repository, [repo.validated ? '✓' : '✗', lastPoll, ...counts]));
+    const cells = [repo.validated ? '✓' : '✗', lastPoll, ...counts];
+    lines.push(row(cut ? '' : repo.repository, withPath ? [repo.detectionPath ?? '-', ...cells] : cells));
     lines.push(`  ${describeCursor(repo)}`);
     if (repo.setupError) lines.push(`  setup   failed ${ago(repo.setupError.at, now)}: ${oneLine(repo.setupError.error)}`);
     if (repo.backlog && repo.backlog.skipped > 0 && repo.backlog.cutoff) {
@@ -207,6 +223,36 @@ export function describeFleet(fleet: FleetStatus, now: Date): string[] {
     lines.push(`${indent}cursor  since ${since ?? '(start)'}, page ${page}, etag ${etag ?? '-'}`);
     if (scope.lastError) lines.push(`${indent}error   ${scope.lastErrorAt ? `${ago(scope.lastErrorAt, now)}: ` : ''}${oneLine(scope.lastError)}`);
   }
+  return lines;
+}
+
+/** Each path's verb in `detection`: how its members are looked at. */
+const LOOKED_AT = { walk: 'walked', stream: 'its stream read', sweep: 'swept' } as const;
+
+/**
+ * The capacity projection the daemon stored: per path with members, how
+ * often they are looked at, the projected p95 detection latency, what bounds
+ * it and why they are on that path; then what the idle fleet costs an hour.
+ * Reasons and advice are wrapped, not cut: their end says what to change.
+ */
+export function describeDetection(detection: DetectionStatus, now: Date): string[] {
+  const indent = ' '.repeat(20);
+  // The first line of a block starts with its label in the gutter; what follows is wrapped under it.
+  const block = (label: string, text: string) =>
+    wrap(oneLine(text), WIDTH - indent.length).map((line, i) => (i === 0 ? `${' '.repeat(12)}${pad(label, 8)}` : indent) + line);
+  const lines = [`detection   projected ${ago(detection.projectedAt, now)}; p95: from an issue's update to its job`];
+  const used = DETECTION_PATHS.filter((path) => detection.paths[path].members > 0);
+  if (used.length === 0) lines.push(...block('', 'no repositories placed yet'));
+  for (const path of used) {
+    const p = detection.paths[path];
+    lines.push(...block(path, `${count(p.members, 'repository', 'repositories')}, ${LOOKED_AT[path]} every ${p.interval}, p95 ${p.latency}`));
+    lines.push(...block('', p.bound));
+    if (p.reason) lines.push(...block('', `why: ${p.reason}`));
+    if (path === 'stream') lines.push(...block('', `reconciled by a sweep every ${describeLatency(detection.reconcileIntervalMs)} at the most`));
+  }
+  const idle = detection.idlePerHour;
+  const round = (n: number) => number(Math.round(n));
+  lines.push(...block('idle', `per hour: ${round(idle.restRequests)} REST requests (${round(idle.restPrimary)} of them counted by the rate limit), ${round(idle.graphqlPoints)} GraphQL points`));
   return lines;
 }
 

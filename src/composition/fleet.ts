@@ -18,13 +18,13 @@ import type { Log } from '../domain/ports.js';
 import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
 import { STREAM_LAG_MS, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
 import type { GitHubClient } from '../infra/github/index.js';
-import type { SqlFleetStore, SqlScopeSyncStore, SqlStateStore } from '../infra/store/index.js';
+import { FLEET_CAPACITY_STATE_KEY, type SqlFleetStore, type SqlScopeSyncStore, type SqlStateStore, type StoredCapacity } from '../infra/store/index.js';
 import type { WorkJob } from '../schedule/planner.js';
 import type { TaskDependencies } from '../schedule/registry.js';
 import type { WalkRunner } from '../schedule/walk-runner.js';
 
-/** Where the latest projection is kept for `status` (SqlStateStore key). */
-export const FLEET_CAPACITY_STATE_KEY = 'fleet.capacity';
+// The key and shape live with the status reader that reads them back.
+export { FLEET_CAPACITY_STATE_KEY, type StoredCapacity };
 /** How often the sweeper looks for members due. */
 const SWEEP_LOOK_MS = 5_000;
 /** How often the projection is made again. */
@@ -41,12 +41,8 @@ export interface FleetWiringDeps {
   readonly onEnqueued: () => void;
   /** Told each new projection (metrics). */
   readonly onProjection?: (capacity: Capacity) => void;
-}
-
-/** The projection as `status` reads it back. */
-export interface StoredCapacity extends Capacity {
-  readonly projectedAt: string;
-  readonly reasons: Partial<Record<DetectionPath, string>>;
+  /** Told how each stream pass ended (metrics), as the polls of `org/*`: a pass covers the organisation. */
+  readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
 }
 
 export class FleetWiring {
@@ -74,7 +70,7 @@ export class FleetWiring {
 
   /** What the registry needs to build the fleet's detectors (src/schedule/registry.ts). */
   detectors(backlog: BacklogPolicy): TaskDependencies['fleet'] {
-    const { config, github, scopes, store, log } = this.#deps;
+    const { config, github, scopes, store, log, onPoll } = this.#deps;
     const organizations = config.github.organizations.map((org) => org.name);
     const stream: ScopeStreamDeps = {
       github,
@@ -86,6 +82,7 @@ export class FleetWiring {
       backlog,
       log,
       onEnqueued: this.#deps.onEnqueued,
+      ...(onPoll ? { onPoll: (organization: string, outcome: 'changed' | 'not_modified' | 'error') => onPoll(`${organization.toLowerCase()}/*`, outcome) } : {}),
       // Two reads of the stream give GitHub's listing time to show a write; never more than the default.
       lagMs: Math.min(STREAM_LAG_MS, 2 * config.github.issues.parseInterval),
     };

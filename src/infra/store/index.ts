@@ -10,6 +10,6 @@ export { SqlBacklogStore } from './backlog.js';
 export { StatusReader, RATE_LIMIT_STATE_KEY, type RepositoryStatus, type RateLimitStatus, type StoredRateLimit, type LatestComment, type QueueTotals, type BacklogSettings, type BacklogStatus } from './status.js';
 export { SqlInstanceRegistry, InstanceConflictError, InstanceLostError, currentInstance, processAlive, type InstanceIdentity, type InstanceRecord } from './instances.js';
 export { SqlPauseStore, DISPATCHER_PAUSE_STATE_KEY } from './dispatcher-pause.js';
-export { LATEST_DROPPED, type FleetStatus, type DroppedRepository, type ScopeStatus } from './fleet-status.js';
+export { LATEST_DROPPED, FLEET_CAPACITY_STATE_KEY, describeBound, type FleetStatus, type DroppedRepository, type ScopeStatus, type StoredCapacity, type DetectionStatus, type PathDetection } from './fleet-status.js';
 export { SqlFleetStore, type FleetStoreOptions } from './fleet.js';
 export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';

@@ -9,7 +9,7 @@ import { backlogCutoff, describeBacklogPolicy, unansweredDecision, type BacklogP
 import type { RepositoryRef, SyncCursor } from '../../domain/entities.js';
 import type { DetectionPath, MemberSource } from '../../domain/fleet/types.js';
 import { SqlBacklogStore } from './backlog.js';
-import { ageSeconds, readFleetStatus, type FleetStatus } from './fleet-status.js';
+import { ageSeconds, readDetection, readFleetStatus, type DetectionStatus, type FleetStatus } from './fleet-status.js';
 import { SqlJobQueue } from './queue.js';
 import { SqlStateStore } from './repositories.js';
 import type { QueueJobState, Schema } from './schema.js';
@@ -167,6 +167,11 @@ export class StatusReader {
   /** The fleet: members by source and detection path, dropped repositories, scope streams. */
   fleet(now: Date = new Date()): Promise<FleetStatus> {
     return readFleetStatus(this.db, now);
+  }
+
+  /** The capacity projection the daemon last stored, in words; null before a daemon made one. */
+  detection(now: Date = new Date()): Promise<DetectionStatus | null> {
+    return readDetection(this.db, now);
   }
 
   /** The budget the daemon last saw, or null before it has seen one. */

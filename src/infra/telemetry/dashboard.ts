@@ -6,6 +6,11 @@
  * the server escapes every string, and the script only ever sets text nodes.
  */
 import { QUEUE_JOB_STATES } from '../../domain/ports.js';
+import { FLEET_CLIENT_SCRIPT, renderFleet, type DashboardFleet } from './dashboard-fleet.js';
+import { age, count, escapeHtml } from './dashboard-text.js';
+
+export { escapeHtml };
+export type { DashboardFleet };
 
 /** Where the dashboard gets its data; the composition root adapts the status reader to it. */
 export interface DashboardSource {
@@ -18,14 +23,24 @@ export interface DashboardSnapshot {
   ready: boolean;
   /** Set while the dispatcher is paused by the daemon's own failure (a refused token, a missing model). Default: not paused. */
   dispatcherPause?: { reason: string; message: string; since: string } | null;
+  /**
+   * The repositories shown: a large fleet's are capped, those with an error
+   * or a live job first; `moreRepositories` counts the others.
+   */
   repositories: Array<{
     repository: string;
+    /** walk, stream or sweep; null (or absent) before the fleet placed it. */
+    detectionPath?: string | null;
     validated: boolean;
     lastPolledAt: string | null;
     lastError: string | null;
     issues: number;
     jobs: { pending: number; running: number; done: number; dead: number };
   }>;
+  /** Repositories left out of `repositories`. Default 0. */
+  moreRepositories?: number;
+  /** The fleet and its detection; null (or absent) while there is nothing to say (no repository placed yet). */
+  fleet?: DashboardFleet | null;
   queue: { pending: number; running: number; done: number; dead: number };
   /** `resetAt` in Unix epoch seconds; null until GitHub has answered once. */
   rateLimit: { limit: number; remaining: number; resetAt: number } | null;
@@ -39,33 +54,10 @@ export interface DashboardRenderOptions {
   refreshMs?: number;
 }
 
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
 /** Only web links become hrefs: a `javascript:` URL in the data must not become a link. */
 function webUrl(url: string): string | null {
   return /^https?:\/\//i.test(url) ? url : null;
 }
-
-/** Same wording as the script's `age()`. */
-function age(ms: number): string {
-  if (Number.isNaN(ms)) return 'unknown';
-  const seconds = Math.floor(Math.max(0, ms) / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h`;
-  return `${Math.floor(hours / 24)} d`;
-}
-
-const count = (n: number): string => n.toLocaleString('en-US');
 
 /** `2026-03-14 09:30:00 UTC`; same as the script's `stamp()`. */
 const stamp = (iso: string): string => iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
@@ -104,6 +96,12 @@ function renderRateLimit(rateLimit: DashboardSnapshot['rateLimit'], now: number)
   );
 }
 
+/** Same as the script's `more()`. */
+function renderMore(more: number | undefined): string {
+  if (!more) return '';
+  return `<p class="muted" id="more-repositories">and ${count(more)} more (those with an error or a live job are listed first) · <a href="api/status">JSON</a> and <code>autosolve status --json</code> list every one</p>`;
+}
+
 function renderRepositories(repositories: DashboardSnapshot['repositories'], now: number): string {
   if (repositories.length === 0) return '<p class="muted">No repositories configured.</p>';
   const rows = repositories.map((repo) => {
@@ -113,12 +111,13 @@ function renderRepositories(repositories: DashboardSnapshot['repositories'], now
     const error = repo.lastError === null ? '' : escapeHtml(repo.lastError);
     return (
       `<tr data-repository="${escapeHtml(repo.repository)}"><th scope="row">${escapeHtml(repo.repository)}</th>` +
+      `<td class="path">${escapeHtml(repo.detectionPath ?? '-')}</td>` +
       `<td><span class="badge ${state.tone}">${state.text}</span></td><td>${polled}</td>` +
       `<td class="num">${count(repo.issues)}</td>${jobs}<td class="error" title="${error}">${error}</td></tr>`
     );
   });
   return (
-    '<table><thead><tr><th scope="col">Repository</th><th scope="col">State</th><th scope="col">Last poll</th>' +
+    '<table><thead><tr><th scope="col">Repository</th><th scope="col">Path</th><th scope="col">State</th><th scope="col">Last poll</th>' +
     '<th scope="col" class="num">Issues</th><th scope="col" class="num">Pending</th><th scope="col" class="num">Running</th>' +
     '<th scope="col" class="num">Done</th><th scope="col" class="num">Dead</th><th scope="col">Last error</th></tr></thead>' +
     `<tbody>${rows.join('')}</tbody></table>`
@@ -159,7 +158,8 @@ function renderMain(snapshot: DashboardSnapshot): string {
   return (
     renderPause(snapshot.dispatcherPause, now) +
     `<div class="cards">${renderQueue(snapshot.queue)}${renderRateLimit(snapshot.rateLimit, now)}</div>` +
-    `<section id="repositories"><h2>Repositories</h2>${renderRepositories(snapshot.repositories, now)}</section>` +
+    renderFleet(snapshot.fleet, now) +
+    `<section id="repositories"><h2>Repositories</h2>${renderRepositories(snapshot.repositories, now)}${renderMore(snapshot.moreRepositories)}</section>` +
     `<section id="comments"><h2>Latest comments</h2>${renderComments(snapshot.latestComments, now)}</section>`
   );
 }
@@ -181,7 +181,7 @@ export function renderDashboard(snapshot: DashboardSnapshot, options: DashboardR
 <header><h1>autosolve</h1>${ready}<span class="muted" id="updated">updated <time datetime="${escapeHtml(snapshot.generatedAt)}">${escapeHtml(stamp(snapshot.generatedAt))}</time></span><span id="stale" hidden>showing stale data: the last refresh failed</span></header>
 <main id="status">${renderMain(snapshot)}</main>
 <footer class="muted">Read-only. Refreshes every ${refreshMs % 1000 === 0 ? `${refreshMs / 1000} s` : `${refreshMs} ms`} · <a href="metrics">metrics</a> · <a href="api/status">JSON</a></footer>
-<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs))}</script>
+<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs)).replace('__FLEET__', () => FLEET_CLIENT_SCRIPT)}</script>
 </body>
 </html>
 `;
@@ -214,6 +214,8 @@ td.error{color:var(--bad);max-width:320px;overflow:hidden;text-overflow:ellipsis
 ol{margin:0;padding-left:20px}li{margin:4px 0}
 .repo{color:var(--muted)}.number{font-weight:600}
 footer{margin-top:8px}
+#fleet table{margin:4px 0 8px}#fleet td.bound{white-space:normal;min-width:240px}#fleet td.bound.stretched{color:var(--warn)}
+#fleet ul{margin:4px 0 0;padding-left:20px}#fleet p{margin:4px 0}#fleet .error{color:var(--bad);overflow-wrap:anywhere}
 `;
 
 /**
@@ -270,12 +272,13 @@ const CLIENT_SCRIPT = `
   }
   function repositories(list, now) {
     if (list.length === 0) return h('p', { 'class': 'muted' }, ['No repositories configured.']);
-    var head = ['Repository', 'State', 'Last poll', 'Issues', 'Pending', 'Running', 'Done', 'Dead', 'Last error'].map(function (t, i) {
-      return h('th', { scope: 'col', 'class': i >= 3 && i <= 7 ? 'num' : null }, [t]);
+    var head = ['Repository', 'Path', 'State', 'Last poll', 'Issues', 'Pending', 'Running', 'Done', 'Dead', 'Last error'].map(function (t, i) {
+      return h('th', { scope: 'col', 'class': i >= 4 && i <= 8 ? 'num' : null }, [t]);
     });
     var rows = list.map(function (r) {
       var st = repositoryState(r);
-      var cells = [h('th', { scope: 'row' }, [r.repository]), h('td', {}, [h('span', { 'class': 'badge ' + st.tone }, [st.text])]),
+      var cells = [h('th', { scope: 'row' }, [r.repository]), h('td', { 'class': 'path' }, [r.detectionPath || '-']),
+        h('td', {}, [h('span', { 'class': 'badge ' + st.tone }, [st.text])]),
         h('td', {}, [r.lastPolledAt === null ? 'never' : age(now - Date.parse(r.lastPolledAt)) + ' ago']),
         h('td', { 'class': 'num' }, [count(r.issues)])];
       STATES.forEach(function (s) { cells.push(h('td', { 'class': jobCellClass(s, r.jobs[s]) }, [count(r.jobs[s])])); });
@@ -284,6 +287,12 @@ const CLIENT_SCRIPT = `
     });
     return h('table', {}, [h('thead', {}, [h('tr', {}, head)]), h('tbody', {}, rows)]);
   }
+  function more(n) {
+    if (!n) return null;
+    return h('p', { 'class': 'muted', id: 'more-repositories' }, ['and ' + count(n) + ' more (those with an error or a live job are listed first) · ',
+      h('a', { href: 'api/status' }, ['JSON']), ' and ', h('code', {}, ['autosolve status --json']), ' list every one']);
+  }
+__FLEET__
   function comments(list, now) {
     if (list.length === 0) return h('p', { 'class': 'muted' }, ['No comments posted yet.']);
     return h('ol', {}, list.map(function (c) {
@@ -305,9 +314,10 @@ const CLIENT_SCRIPT = `
     var now = Date.parse(s.generatedAt);
     var main = document.getElementById('status');
     var banner = pause(s.dispatcherPause, now);
-    main.replaceChildren.apply(main, (banner ? [banner] : []).concat([h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]),
-      h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now)]),
-      h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)])]));
+    var parts = [h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]), fleet(s.fleet, now),
+      h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now), more(s.moreRepositories)]),
+      h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)])];
+    main.replaceChildren.apply(main, (banner ? [banner] : []).concat(parts.filter(function (p) { return p !== null; })));
     var ready = document.getElementById('ready');
     ready.className = 'badge ' + (s.dispatcherPause ? 'bad' : s.ready ? 'ok' : 'warn');
     ready.textContent = s.dispatcherPause ? 'paused' : s.ready ? 'ready' : 'setting up';

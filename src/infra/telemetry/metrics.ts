@@ -27,6 +27,15 @@ export interface DaemonMetricsOptions {
    * metric. Default: ignore (the failure is still counted).
    */
   onCollectError?: (error: unknown) => void;
+  /**
+   * The repositories (`owner/name`, github.repositories) that get series of
+   * their own in polls_total and comments_posted_total. Any other one — a
+   * discovered repository — is counted under its owner, `acme/*`, as are the
+   * organisation's stream passes: 10,000 discovered repositories make one
+   * series per organisation and outcome, not 10,000. Default: every
+   * repository its own series.
+   */
+  ownSeries?: readonly string[];
 }
 
 const PREFIX = 'autosolve_';
@@ -64,17 +73,21 @@ export class DaemonMetrics {
   readonly #projectedLatency: Gauge<'path'>;
   readonly #detectionBound: Gauge<'path' | 'bound'>;
 
+  /** Lower-case names with series of their own; undefined: every repository. */
+  readonly #ownSeries: ReadonlySet<string> | undefined;
+
   /** GET responses and 304s so far, for the ratio gauge. */
   #getResponses = 0;
   #notModifiedResponses = 0;
 
   constructor(options: DaemonMetricsOptions) {
     const registers = [this.registry];
+    this.#ownSeries = options.ownSeries && new Set(options.ownSeries.map((name) => name.toLowerCase()));
     collectDefaultMetrics({ register: this.registry });
 
     this.#polls = new Counter({
       name: `${PREFIX}polls_total`,
-      help: 'Issue polls by repository and outcome (changed, not_modified, error).',
+      help: 'Issue polls by repository and outcome (changed, not_modified, error); discovered repositories and organisation streams as `org/*`.',
       labelNames: ['repository', 'outcome'],
       registers,
     });
@@ -151,7 +164,7 @@ export class DaemonMetrics {
     });
     this.#commentsPosted = new Counter({
       name: `${PREFIX}comments_posted_total`,
-      help: 'Comments posted on GitHub, by repository.',
+      help: 'Comments posted on GitHub, by repository; discovered repositories as `org/*`.',
       labelNames: ['repository'],
       registers,
     });
@@ -222,9 +235,16 @@ export class DaemonMetrics {
     });
   }
 
-  /** The poller's bookkeeping reports every poll here. */
+  /** The poller's bookkeeping reports every poll here; a stream pass as `org/*`. */
   pollFinished(repository: string, outcome: PollOutcome): void {
-    this.#polls.inc({ repository, outcome });
+    this.#polls.inc({ repository: this.#repositoryLabel(repository), outcome });
+  }
+
+  /** A repository with series of its own keeps its name; any other is counted under `owner/*`. */
+  #repositoryLabel(repository: string): string {
+    if (this.#ownSeries === undefined || this.#ownSeries.has(repository.toLowerCase())) return repository;
+    const slash = repository.indexOf('/');
+    return `${(slash < 0 ? repository : repository.slice(0, slash)).toLowerCase()}/*`;
   }
 
   /** Pass to GitHubClient's `telemetry` option. */
@@ -274,7 +294,7 @@ export class DaemonMetrics {
         this.#executorDuration.observe({ outcome: ok ? 'ok' : 'error' }, durationMs / 1000);
       },
       commentPosted: ({ repository }) => {
-        this.#commentsPosted.inc({ repository });
+        this.#commentsPosted.inc({ repository: this.#repositoryLabel(repository) });
       },
       jobSettled: ({ outcome }) => {
         this.#jobsSettled.inc({ outcome });
