@@ -151,6 +151,21 @@ describe('a fleet on one credential', () => {
     assert.ok(since.some((r) => r.method === 'POST' && r.path === '/graphql'), 'a GraphQL sweep found it');
   });
 
+  it('sweeps the repositories of an organisation whose issue stream the token cannot read', async () => {
+    await simulate({ repositories: [], generate: [{ owner: 'acme', count: 12, issuesPerRepository: 1 }] });
+    // As GitHub answers an installation token on GET /orgs/{org}/issues.
+    sim!.injectFault({ kind: 'status', status: 403, body: { message: 'Resource not accessible by integration' }, match: { path: '/orgs/acme/issues' }, times: Number.POSITIVE_INFINITY });
+    const daemon = await start({ organizations: ['acme'], issues: { parseInterval: '1s', requiredLabel: 'autosolve' } }, { ai: { provider: 'demo', dryRun: true } });
+    await waitFor('every member moved to the sweep path', async () => {
+      const all = members(daemon.database);
+      return all.length === 12 && all.every((m) => m.path === 'sweep') ? true : undefined;
+    });
+    assert.ok(daemon.lines.some((line) => /issue stream of acme is not available to this token/.test(line)), 'the move is logged with its reason');
+    await waitFor('the history walked after the sweeps', async () => (storedIssues(daemon.database) === 12 ? true : undefined));
+    const updated = sim!.updateIssue('acme', 'repo-05', 1, { labels: ['autosolve'] });
+    await waitFor('the update queued', async () => (jobFor(daemon.database, updated.id) ? true : undefined), 60_000);
+  });
+
   it('paces REST points evenly under sustained demand: the walks stretch, no secondary limit is hit', async () => {
     const names = Array.from({ length: 40 }, (_, i) => `repo-${i}`);
     await simulate(

@@ -14,6 +14,7 @@ import type { PathPolicy } from '../domain/fleet/paths.js';
 import type { FleetIntervals } from '../domain/fleet/sweep-schedule.js';
 import type { DetectionPath, FleetEntry } from '../domain/fleet/types.js';
 import type { BacklogPolicy } from '../domain/eligibility.js';
+import { describeError } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
 import { STREAM_LAG_MS, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
@@ -54,6 +55,8 @@ export class FleetWiring {
   #walks: { readonly runner: WalkRunner; readonly jobsFor: (partition: Partition) => WorkJob[] } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #pathsSaving: Promise<void> = Promise.resolve();
+  /** Organisations (lower case) whose stream failed for good: their members are swept. */
+  readonly #unavailableStreams = new Set<string>();
 
   constructor(deps: FleetWiringDeps) {
     this.#deps = deps;
@@ -83,6 +86,7 @@ export class FleetWiring {
       log,
       onEnqueued: this.#deps.onEnqueued,
       ...(onPoll ? { onPoll: (organization: string, outcome: 'changed' | 'not_modified' | 'error') => onPoll(`${organization.toLowerCase()}/*`, outcome) } : {}),
+      onAvailability: (organization, available, cause) => this.#streamAvailable(organization, available, cause),
       // Two reads of the stream give GitHub's listing time to show a write; never more than the default.
       lagMs: Math.min(STREAM_LAG_MS, 2 * config.github.issues.parseInterval),
     };
@@ -182,10 +186,28 @@ export class FleetWiring {
     return this.#deps.config.github.organizations.length > 0 && mode !== 'walk' && mode !== 'sweep';
   }
 
+  /**
+   * An organisation whose stream the token cannot read (an installation token,
+   * or no access to its issues) has its members swept instead until a pass
+   * reads it again; the stream worker keeps trying, slowly.
+   */
+  #streamAvailable(organization: string, available: boolean, cause: unknown): void {
+    const key = organization.toLowerCase();
+    if (available === !this.#unavailableStreams.has(key)) return;
+    if (available) this.#unavailableStreams.delete(key);
+    else this.#unavailableStreams.add(key);
+    const fields = { organization: key, ...(cause === undefined ? {} : { error: describeError(cause) }) };
+    if (available) this.#deps.log.info(fields, `the issue stream of ${key} works again: its repositories are streamed`);
+    else this.#deps.log.warn(fields, `the issue stream of ${key} is not available to this token (${describeError(cause)}): its repositories are swept instead`);
+    this.fleet.repath();
+    this.reproject();
+  }
+
   #policy(): PathPolicy {
+    const streamed = new Set([...this.#organizations].filter((org) => !this.#unavailableStreams.has(org)));
     return {
       mode: this.#deps.config.github.fleet.detection,
-      streamedOrganizations: this.#streaming() ? this.#organizations : new Set(),
+      streamedOrganizations: this.#streaming() ? streamed : new Set(),
       walkCapacity: this.#walkCapacity,
     };
   }

@@ -12,7 +12,7 @@ import type { Fleet, FleetMember } from '../../fleet/fleet.js';
 import type { FleetStore, ScopedIssueRecord, ScopeIssueLister, ScopeSyncStore } from '../../fleet/ports.js';
 import { instant } from '../../fleet/sweep-schedule.js';
 import { scopeKey, type IssueScope, type ScopedIssue } from '../../fleet/types.js';
-import { describeError, isAbort } from '../../failure.js';
+import { describeError, failureKindOf, isAbort } from '../../failure.js';
 import type { JobRequest, Log } from '../../ports.js';
 import type { GlobalWorkerSpec } from '../../spec.js';
 import { BacklogWalk, WalkStalledError, type WalkLimits } from '../repository/backlog-walk.js';
@@ -36,6 +36,12 @@ export interface ScopeStreamDeps {
   readonly onEnqueued?: () => void;
   /** Bounds of one pass. Default: BacklogWalk's. */
   readonly limits?: WalkLimits;
+  /**
+   * Told after each pass whether the stream works for this token: false after
+   * a permanent failure (an installation token, or no access to the
+   * organisation's issues), true after a pass that read it. Default: none.
+   */
+  readonly onAvailability?: (organization: string, available: boolean, cause?: unknown) => void;
   /** How far behind a caught-up pass's start the stream counts as complete. Default STREAM_LAG_MS. */
   readonly lagMs?: number;
   /** Default: Date.now. */
@@ -67,10 +73,12 @@ export function scopeStream(deps: ScopeStreamDeps, organization: string): Global
         const outcome = await stream(deps, scope, signal);
         await deps.store.recordPoll(key, { ok: true });
         deps.onPoll?.(organization, outcome);
+        deps.onAvailability?.(organization, true);
       } catch (cause) {
         if (!isAbort(cause, signal)) {
           await deps.store.recordPoll(key, { ok: false, error: describeError(cause) });
           deps.onPoll?.(organization, 'error');
+          if (failureKindOf(cause) === 'permanent') deps.onAvailability?.(organization, false, cause);
         }
         throw new StreamIssuesError(organization, { cause });
       }
