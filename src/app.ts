@@ -32,6 +32,7 @@ import {
   type Database,
 } from './infra/store/index.js';
 import { withLogContext } from './infra/telemetry/logger.js';
+import { backlogReconciler } from './domain/tasks/setup/backlog-reconciler.js';
 import { globalSetupJob, plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
@@ -153,6 +154,13 @@ export class App {
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
     const jobsQueued = new Doorbell();
+    const backlogSettings = {
+      store: new SqlBacklogStore(db, { maxAttempts: config.ai.maxAttempts }),
+      backlog: config.github.issues.backlog,
+      requiredLabel: config.github.issues.requiredLabel,
+      dryRun: config.ai.dryRun,
+      log,
+    };
     const fleet = new FleetWiring({
       config,
       github,
@@ -160,19 +168,15 @@ export class App {
       scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
       state,
       log,
+      // Configured repositories are reconciled in setup; discovered ones when the fleet starts.
+      backlogReconciler: backlogReconciler(backlogSettings),
       onEnqueued: () => jobsQueued.ring(),
       ...(hooks.onFleetProjection ? { onProjection: hooks.onFleetProjection } : {}),
       ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
     });
     const entries = registry({
       repositoryValidator: { github, repositories, log },
-      backlogReconciler: {
-        store: new SqlBacklogStore(db, { maxAttempts: config.ai.maxAttempts }),
-        backlog: config.github.issues.backlog,
-        requiredLabel: config.github.issues.requiredLabel,
-        dryRun: config.ai.dryRun,
-        log,
-      },
+      backlogReconciler: backlogSettings,
       issuePoller: {
         github,
         store: new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
@@ -285,7 +289,7 @@ export class App {
         return partition;
       })
       .filter((job) => job.scope === 'global');
-    await this.fleet.start(this.scheduler.walks, (partition) => thePlan.jobsFor(partition));
+    await this.fleet.start(this.scheduler.walks, (partition) => thePlan.jobsFor(partition), signal);
     this.#state = 'working';
     const paths = this.fleet.fleet.counts();
     this.log.info(

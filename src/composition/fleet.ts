@@ -17,6 +17,7 @@ import type { BacklogPolicy } from '../domain/eligibility.js';
 import { describeError } from '../domain/failure.js';
 import type { Log } from '../domain/ports.js';
 import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
+import type { RepositorySetupSpec } from '../domain/spec.js';
 import { STREAM_LAG_MS, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
 import type { GitHubClient } from '../infra/github/index.js';
 import { FLEET_CAPACITY_STATE_KEY, type SqlFleetStore, type SqlScopeSyncStore, type SqlStateStore, type StoredCapacity } from '../infra/store/index.js';
@@ -38,6 +39,8 @@ export interface FleetWiringDeps {
   readonly scopes: SqlScopeSyncStore;
   readonly state: SqlStateStore;
   readonly log: Log;
+  /** Brings the unanswered issues of discovered members in line with github.issues.backlog and ai.dryRun at start. */
+  readonly backlogReconciler?: RepositorySetupSpec;
   /** Rung after a stream page queued jobs (wakes the dispatcher). */
   readonly onEnqueued: () => void;
   /** Told each new projection (metrics). */
@@ -108,7 +111,7 @@ export class FleetWiring {
    * configuration, discovered ones), chooses their paths, and hands each to
    * the walk runner; from then on the runner follows the fleet.
    */
-  async start(runner: WalkRunner, jobsFor: (partition: Partition) => WorkJob[]): Promise<void> {
+  async start(runner: WalkRunner, jobsFor: (partition: Partition) => WorkJob[], signal: AbortSignal): Promise<void> {
     this.#walks = { runner, jobsFor };
     const { store } = this.#deps;
     const configured = new Set(this.#deps.config.github.repositories.map((repo) => fullName(repo).toLowerCase()));
@@ -134,10 +137,28 @@ export class FleetWiring {
       await store.markJoined(unjoined);
       this.fleet.joined(unjoined, at);
     }
+    await this.#reconcileDiscovered(signal);
     this.reproject();
     this.#savePaths();
     this.#timer = setInterval(() => this.reproject(), REPROJECT_MS);
     this.#timer.unref();
+  }
+
+  /**
+   * The backlog reconciler runs for configured repositories in setup; the
+   * discovered ones get the same here, so a wider github.issues.backlog or a
+   * dry run turned off applies to them too. A failure is logged, not fatal:
+   * the repository is watched all the same.
+   */
+  async #reconcileDiscovered(signal: AbortSignal): Promise<void> {
+    const reconciler = this.#deps.backlogReconciler;
+    if (!reconciler) return;
+    for (const member of [...this.fleet.members()]) {
+      if (member.source !== 'discovered' || signal.aborted) continue;
+      await reconciler.run(signal, member.partition).catch((error: unknown) => {
+        this.#deps.log.warn({ repository: fullName(member.partition), error: describeError(error) }, `${describeError(error)}; the repository is watched all the same`);
+      });
+    }
   }
 
   /** Projects the capacity again from the members and the measured response times; walk intervals follow. */
