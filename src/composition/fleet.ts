@@ -115,7 +115,13 @@ export class FleetWiring {
     this.#walks = { runner, jobsFor };
     const { store } = this.#deps;
     const configured = new Set(this.#deps.config.github.repositories.map((repo) => fullName(repo).toLowerCase()));
-    const entries = (await store.members()).filter((entry) => this.#wanted(entry, configured));
+    const stored = await store.members();
+    const entries = stored.filter((entry) => this.#wanted(entry, configured));
+    // Discovered in an organisation no longer configured: they leave, so status stops counting them.
+    for (const entry of stored) {
+      if (entry.source !== 'discovered' || this.#wanted(entry, configured)) continue;
+      await store.drop(entry.repositoryId, `its organisation ${entry.organization ?? '?'} is no longer in github.organizations`);
+    }
     // How many can be walked is settled before the paths are chosen (it does not depend on the walks).
     this.#walkCapacity = this.#project(this.fleet.counts()).walkFits;
     this.fleet.subscribe({
