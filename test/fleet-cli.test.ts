@@ -59,5 +59,14 @@ describe('a fleet from the command line', () => {
     await run(wider.file);
     assert.deepEqual(commented(sim, 'acme', 'api'), [1, 2], 'the wider backlog answered the discovered history');
     assert.deepEqual(commented(sim, 'acme', 'web'), [1]);
+
+    // The organisation leaves the configuration: its repositories leave the fleet, with the reason.
+    const narrower = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { parseInterval: '1m' } } });
+    await run(narrower.file);
+    const after = JSON.parse((await runCli(['status', '--json', '--config', narrower.file], { cwd: dir.path })).stdout) as {
+      fleet: { members: { total: number }; dropped: { count: number; latest: Array<{ repository: string; reason: string | null }> } };
+    };
+    assert.equal(after.fleet.dropped.count, 2);
+    assert.match(after.fleet.dropped.latest[0]?.reason ?? '', /no longer in github\.organizations/);
   });
 });

@@ -4,6 +4,9 @@ import type { RemoteRepository, RepositoryRef } from '../../domain/entities.js';
 import type { RepositoryRecorder } from '../../domain/ports.js';
 import type { Schema } from './schema.js';
 
+/** A repository in github.repositories is configured, whatever discovery found it as, and never dropped. */
+const CONFIGURED = { source: 'configured', dropped_at: null, drop_reason: null } as const;
+
 export class SqlRepositoryStore implements RepositoryRecorder {
   readonly #now: () => Date;
 
@@ -30,7 +33,7 @@ export class SqlRepositoryStore implements RepositoryRecorder {
       const id = existing
         ? (await trx
             .updateTable('repositories')
-            .set({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now })
+            .set({ owner: configured.owner, name: configured.name, github_id: remote.githubId, validated_at: now, ...CONFIGURED })
             .where('id', '=', existing.id)
             .returning('id')
             .executeTakeFirstOrThrow()).id
