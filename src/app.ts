@@ -7,6 +7,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import { testRetryScale } from './config/env.js';
+import { processEnv } from './config/load.js';
 import { fullName, type Partition, type RepositoryRef } from './domain/entities.js';
 import type { DispatchObserver, Executor } from './domain/ports.js';
 import { Doorbell } from './domain/doorbell.js';
@@ -35,6 +37,7 @@ import { withLogContext } from './infra/telemetry/logger.js';
 import { backlogReconciler } from './domain/tasks/setup/backlog-reconciler.js';
 import { globalSetupJob, plan } from './schedule/planner.js';
 import { registry } from './schedule/registry.js';
+import { scaledBaseline } from './schedule/retry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT, VERSION } from './version.js';
@@ -222,6 +225,7 @@ export class App {
       log,
       retryBudgetMs: config.scheduler.setupBudget,
       walkConcurrency: config.github.fleet.walkConcurrency,
+      baseline: scaledBaseline(testRetryScale(processEnv()).factor),
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });

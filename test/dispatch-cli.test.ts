@@ -177,9 +177,10 @@ describe('autosolve run (dispatch and reporting)', () => {
       ollama: { endpoint: `http://127.0.0.1:${port}`, model: 'test-model' },
       scheduler: { setupBudget: '1m' },
     });
-    const daemon = startCli(['run', '--once', '--config', config.file], { cwd: dir.path });
-    // First the backend is unreachable (node: retry in 2s); then it answers 500 once (service: 5s); then it works.
-    await waitFor(() => new RegExp(`failed \\(network\\); retrying in 2s: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(daemon.output().stdout));
+    // The baseline a hundred times shorter (test-only; README, Development).
+    const daemon = startCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AUTOSOLVE_TEST_RETRY_SCALE: '0.01' } });
+    // First the backend is unreachable (node: retry in 2s, here 20ms); then it answers 500 once (service: 5s, here 50ms); then it works.
+    await waitFor(() => new RegExp(`failed \\(network\\); retrying in 20ms: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(daemon.output().stdout));
     let calls = 0;
     model = createServer((req, res) => {
       calls++;
@@ -193,7 +194,7 @@ describe('autosolve run (dispatch and reporting)', () => {
     await new Promise<void>((resolve) => model!.listen(port, '127.0.0.1', resolve));
     const result = await daemon.finished;
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /failed \(server busy\); retrying in 5s: /);
+    assert.match(result.stdout, /failed \(server busy\); retrying in 50ms: /);
     const jobs = jobsOf(config.database);
     assert.deepEqual(jobs.map((j) => [j.outcome, j.attempts]), [['answered', 1], ['answered', 1]], 'maxAttempts is 1, yet nothing died');
     assert.equal(sim.comments('acme', 'api', 1).length, 1);

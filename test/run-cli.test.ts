@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { loadConfig } from '../src/config/load.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, startCli, tempDir } from './support/cli.js';
 import { backlog, daemonConfig, inspectDatabase, listRequests, simulator, TOKEN } from './support/daemon.js';
@@ -103,13 +104,29 @@ describe('autosolve run (setup and polling)', () => {
     sim.injectFault({ match: { method: 'GET', path: '/repos/acme/api/issues' }, kind: 'server-error', status: 502, times: 1 });
     sim.injectFault({ match: { method: 'GET', path: '/repos/acme/api/issues' }, kind: 'drop', times: 1 });
     const config = daemonConfig(dir.path, sim, ['acme/api'], { github: NO_ANSWERS });
-    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    // The baseline's 5 s and 2 s, a hundred times shorter (test-only; README, Development).
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AUTOSOLVE_TEST_RETRY_SCALE: '0.01' } });
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /failed \(server busy\); retrying in 5s: .*HTTP 502/);
-    assert.match(result.stdout, /failed \(network\); retrying in 2s: /);
+    assert.match(result.stdout, /failed \(server busy\); retrying in 50ms: .*HTTP 502/);
+    assert.match(result.stdout, /failed \(network\); retrying in 20ms: /);
+    assert.match(result.stderr, /warning: AUTOSOLVE_TEST_RETRY_SCALE=0\.01: retry waits are 0\.01 times the usual; for tests only/);
     // 502, then the dropped connection (no response: status 0), then success.
     assert.deepEqual(listRequests(sim).map((r) => r.status), [502, 0, 200]);
     assert.equal(inspectDatabase(config.database, (db) => (db.prepare('SELECT count(*) AS n FROM issues').get() as { n: number }).n), 5);
+  });
+
+  it('refuses a test retry scale that would lengthen the waits or is not a number, before any request', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: backlog(1) }]);
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: NO_ANSWERS });
+    const refusal = (value: string) => new RegExp(`AUTOSOLVE_TEST_RETRY_SCALE: expected a factor above 0 and at most 1 \\(test-only: it shortens retry waits\\), got "${value}"`);
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path, env: { AUTOSOLVE_TEST_RETRY_SCALE: '2' } });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, refusal('2'));
+    assert.equal(sim.requests.length, 0);
+    // The other refusals in-process: one CLI start is enough to show the exit code.
+    for (const value of ['0', '-1', 'fast', '']) {
+      assert.throws(() => loadConfig({ file: config.file, env: { AUTOSOLVE_TEST_RETRY_SCALE: value } }), refusal(value));
+    }
   });
 
   it('sends no request while the primary budget is spent, then succeeds after the reset', async () => {

@@ -8,6 +8,14 @@ import { closest } from './suggest.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * Test-only, not a configuration key: every wait of the scheduler's retry
+ * baseline (network 2 s, server busy 5 s, unrecognised 30 s, and their caps)
+ * is multiplied by this factor, so tests that go through a retry do not sit
+ * through seconds of it. A wait the server asked for (retry-after) is kept.
+ */
+export const TEST_RETRY_SCALE = 'AUTOSOLVE_TEST_RETRY_SCALE';
+
 /** Variables an orchestrator sets for a service named autosolve (Kubernetes service links), not for us. */
 const SERVICE_LINK = /^AUTOSOLVE_(?:PORT|SERVICE_HOST|SERVICE_PORT)(?:_|$)/;
 
@@ -24,7 +32,7 @@ export function applyEnv(raw: Record<string, unknown>, env: Env, problems: strin
   const known = new Map(leaves().map((leaf) => [envName(leaf.path), leaf]));
   const serviceLinks: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('AUTOSOLVE_') || name === 'AUTOSOLVE_CONFIG' || value === undefined) continue;
+    if (!name.startsWith('AUTOSOLVE_') || name === 'AUTOSOLVE_CONFIG' || name === TEST_RETRY_SCALE || value === undefined) continue;
     const leaf = known.get(name);
     if (!leaf) {
       if (SERVICE_LINK.test(name)) {
@@ -46,6 +54,10 @@ export function applyEnv(raw: Record<string, unknown>, env: Env, problems: strin
     );
   }
   applyLogLevel(raw, env, problems);
+  const scale = testRetryScale(env);
+  if (scale.problem) problems.push(scale.problem);
+  // Said on every start: a daemon retrying 2 s failures every 20 ms must not go unnoticed in production.
+  else if (scale.factor !== 1) warnings.push(`${TEST_RETRY_SCALE}=${env[TEST_RETRY_SCALE]}: retry waits are ${scale.factor} times the usual; for tests only, unset it anywhere else`);
   const github = (raw.github ?? {}) as Record<string, unknown>;
   if ((github.token === undefined || github.token === '') && env.GITHUB_TOKEN) setPath(raw, ['github', 'token'], env.GITHUB_TOKEN);
   const openai = ((raw.ai as Record<string, unknown> | undefined)?.openai ?? {}) as Record<string, unknown>;
@@ -61,6 +73,17 @@ function applyLogLevel(raw: Record<string, unknown>, env: Env, problems: string[
   const level = value.toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(level)) setPath(raw, ['log', 'level'], level);
   else problems.push(`LOG_LEVEL: expected ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+/** AUTOSOLVE_TEST_RETRY_SCALE: a factor in (0, 1] (it only shortens); 1 when unset. */
+export function testRetryScale(env: Env): { factor: number; problem?: string } {
+  const value = env[TEST_RETRY_SCALE];
+  if (value === undefined) return { factor: 1 };
+  const factor = Number(value);
+  if (value.trim() === '' || !Number.isFinite(factor) || factor <= 0 || factor > 1) {
+    return { factor: 1, problem: `${TEST_RETRY_SCALE}: expected a factor above 0 and at most 1 (test-only: it shortens retry waits), got ${JSON.stringify(value)}` };
+  }
+  return { factor };
 }
 
 /** Whether debug output is asked for through the environment alone (before any config is read). */

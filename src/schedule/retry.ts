@@ -27,6 +27,16 @@ export const DEFAULT_BASELINE: RetryBaseline = {
   unknown: { initialMs: 30_000, maxMs: 300_000 },
 };
 
+/** `baseline` with every wait multiplied by `factor` (AUTOSOLVE_TEST_RETRY_SCALE: tests only), at least 1 ms. */
+export function scaledBaseline(factor: number, baseline: RetryBaseline = DEFAULT_BASELINE): RetryBaseline {
+  if (factor === 1) return baseline;
+  const scale = (range: BackoffRange): BackoffRange => ({
+    initialMs: Math.max(1, Math.round(range.initialMs * factor)),
+    maxMs: Math.max(1, Math.round(range.maxMs * factor)),
+  });
+  return { node: scale(baseline.node), service: scale(baseline.service), unknown: scale(baseline.unknown) };
+}
+
 export interface RetryDecision {
   readonly kind: FailureKind | 'unknown';
   readonly delayMs: number;
