@@ -97,6 +97,22 @@ describe('Fleet membership', () => {
     assert.equal(fleet.dueForSweep(T0 + reconcile / 10, 100_000).length, buckets[0]);
     assert.equal(fleet.dueForSweep(T0 + reconcile, 50).length, 50);
   });
+
+  it('tops the last batch up with the members due soonest, and asks nothing when none is due', () => {
+    const { fleet } = harness();
+    fleet.load(Array.from({ length: 10_000 }, (_, index) => entry(index + 1)), new Map());
+    const first = Math.min(...[...fleet.members()].map((member) => member.nextSweepAt));
+    assert.deepEqual(fleet.dueForSweep(first - 1, 2_000, 40), [], 'nothing due: no query');
+    const due = fleet.dueForSweep(first, 2_000, 40);
+    assert.equal(due.length, 40, 'one due member brings a full batch');
+    assert.equal(due[0]?.nextSweepAt, first, 'the due one first');
+    const times = due.map((member) => member.nextSweepAt);
+    const soonest = [...fleet.members()].map((member) => member.nextSweepAt).sort((a, b) => a - b).slice(0, 40);
+    assert.deepEqual(times, soonest, 'topped up with the members due soonest');
+    const later = first + 30 * MINUTE * 4 * 0.05;
+    const many = fleet.dueForSweep(later, 2_000, 40).length;
+    assert.equal(many % 40, 0, `whole batches (${many})`);
+  });
 });
 
 describe('Fleet sweeps', () => {
@@ -238,12 +254,12 @@ describe('filterListing', () => {
 
 describe('Fleet bookkeeping', () => {
   it('raises a watermark only forward, marks joins once, and walks only the walk path on its own', () => {
-    const { fleet, clock } = harness();
+    const { fleet } = harness();
     fleet.load([entry(1), entry(2, 'solo', 'x', { source: 'configured', organization: null, firstSyncedAt: '2025-01-01T00:00:00Z' })], new Map());
     fleet.changed(1, '2025-06-01T10:00:00Z');
     fleet.changed(1, '2025-06-01T09:00:00Z');
     assert.equal(fleet.byRepositoryId(1)?.watermark, '2025-06-01T10:00:00Z');
-    assert.equal(fleet.byRepositoryId(1)?.lastChangeAt, clock.now);
+    assert.equal(fleet.byRepositoryId(1)?.lastChangeAt, Date.parse('2025-06-01T10:00:00Z'), 'busy by when GitHub says it changed, not when it was read');
     assert.deepEqual(fleet.unjoined(), [1]);
     fleet.joined([1, 2], '2025-06-01T12:00:00Z');
     assert.equal(fleet.byRepositoryId(1)?.firstSyncedAt, '2025-06-01T12:00:00Z');

@@ -194,15 +194,19 @@ export class Fleet {
 
   /**
    * Newer issues of the repository were stored (by a stream page): raise its
-   * watermark, count it busy, and reconcile it at the base interval from now on.
+   * watermark, and reconcile it as often as its latest change on GitHub says
+   * (busy within a day: at the base interval).
    */
   changed(repositoryId: number, newestUpdatedAt: string): void {
     const member = this.#byId.get(repositoryId);
     if (!member) return;
     const now = this.#now();
     this.#raise(member, newestUpdatedAt);
-    member.lastChangeAt = now;
-    const next = now + sweepInterval(member.path, now, now, this.#options.intervals());
+    // Busy or quiet by when GitHub says it changed, not when we read it: a
+    // fleet's history arriving at once must not make every repository busy.
+    const changedAt = Math.min(now, instant(newestUpdatedAt));
+    if (changedAt > (member.lastChangeAt ?? Number.NEGATIVE_INFINITY)) member.lastChangeAt = changedAt;
+    const next = now + sweepInterval(member.path, member.lastChangeAt, now, this.#options.intervals());
     if (next < member.nextSweepAt) member.nextSweepAt = next;
   }
 
@@ -213,12 +217,29 @@ export class Fleet {
     this.#streamedThrough.set(key, through);
   }
 
-  /** Members due for a sweep at `now`, the longest overdue first, at most `limit`. */
-  dueForSweep(now: number, limit: number): FleetMember[] {
+  /**
+   * Members due for a sweep at `now`, the longest overdue first, at most
+   * `limit`. With `fillTo` (the batch size), when any is due the last batch is
+   * topped up with the members due soonest: a query costs the same however few
+   * repositories it asks about, so ten thousand reconciliations spread over
+   * half an hour cost full batches, not one query per handful.
+   */
+  dueForSweep(now: number, limit: number, fillTo = 1): FleetMember[] {
     const due: Member[] = [];
-    for (const member of this.#byId.values()) if (member.nextSweepAt <= now) due.push(member);
+    const soon: Member[] = [];
+    for (const member of this.#byId.values()) {
+      if (member.nextSweepAt <= now) due.push(member);
+      else if (Number.isFinite(member.nextSweepAt)) soon.push(member);
+    }
+    if (due.length === 0) return [];
     due.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
-    return due.slice(0, Math.max(0, limit));
+    const batch = Math.max(1, Math.floor(fillTo));
+    const wanted = Math.min(Math.max(0, limit), Math.ceil(due.length / batch) * batch);
+    if (wanted > due.length) {
+      soon.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
+      due.push(...soon.slice(0, wanted - due.length));
+    }
+    return due.slice(0, wanted);
   }
 
   /** What a sweep found for the member: nudge it, move it, or have it dropped; then schedule its next sweep. */

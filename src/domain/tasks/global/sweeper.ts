@@ -63,7 +63,7 @@ export function sweeper(deps: SweeperDeps): GlobalWorkerSpec {
 
 async function sweepDue(deps: SweeperDeps, size: SweepBatchSize, signal: AbortSignal): Promise<void> {
   const now = deps.now ?? Date.now;
-  const due = deps.fleet.dueForSweep(now(), deps.maxPerPass ?? DEFAULT_MAX_PER_PASS);
+  const due = deps.fleet.dueForSweep(now(), deps.maxPerPass ?? DEFAULT_MAX_PER_PASS, size.current);
   if (due.length === 0) return;
   const tally: PassTally = {
     queries: 0,
