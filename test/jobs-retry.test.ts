@@ -17,7 +17,7 @@ describe('jobs retry in bulk (CLI)', () => {
   let sim: Simulator;
   let config: DaemonConfig;
   let failFlag: string;
-  const jobs = () => inspectDatabase(config.database, (db) => db.prepare('SELECT j.id, i.number, j.state, j.outcome, j.attempts FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number, j.id').all() as Row[]);
+  const jobs = () => inspectDatabase(config.database, (db) => db.prepare('SELECT j.id, i.number, j.state, j.outcome, j.attempts FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY j.id').all() as Row[]);
   const answers = (n: number) => sim.comments('acme', 'api', n).filter((c) => c.body.includes(COMMENT_MARKER)).length;
   const cli = (...args: string[]) => runCli([...args, '--config', config.file], { cwd: dir.path });
   const configure = (ai: Record<string, unknown>) => {
