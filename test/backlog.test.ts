@@ -18,7 +18,7 @@ function commented(sim: Simulator, owner = 'acme', name = 'api'): number[] {
 
 function outcomes(database: string): Array<[number, string, string | null]> {
   return inspectDatabase(database, (db) =>
-    (db.prepare('SELECT i.number, j.state, j.outcome FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY j.id').all() as Array<{
+    (db.prepare('SELECT i.number, j.state, j.outcome FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number, j.id').all() as Array<{
       number: number;
       state: string;
       outcome: string | null;

@@ -13,6 +13,7 @@ import { describeError, failureKindOf, isAbort } from '../src/domain/failure.js'
 import type { ExecutorInput } from '../src/domain/ports.js';
 import { CommandExecutor, createExecutor } from '../src/infra/ai/index.js';
 import type { CommandExecutorOptions } from '../src/infra/ai/index.js';
+import { assertCutShort } from './support/timing.js';
 
 const SCRIPTS: Record<string, string> = {
   // Echoes what it received: stdin JSON, the AUTOSOLVE_* and test variables.
@@ -232,7 +233,8 @@ void describe('command executor', () => {
   void it('removes the temporary folder of a command aborted by shutdown', async () => {
     const pidFile = path.join(dir, `pids-${randomUUID()}`);
     const controller = new AbortController();
-    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 60_000 }).run(INPUT, controller.signal));
+    const timeoutMs = 60_000;
+    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs }).run(INPUT, controller.signal));
     await waitFor('the command to start its grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '));
     controller.abort();
     const error = await run;
@@ -318,12 +320,11 @@ void describe('command executor', () => {
 
   void it('kills the whole process group at the timeout, grandchildren included', async () => {
     const pidFile = path.join(dir, `pids-${randomUUID()}`);
-    const started = Date.now();
+    // hang.mjs never ends by itself: the run settling at all is the timeout's doing, and the message says which.
     const error = await failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 2500 }).run(INPUT, new AbortController().signal));
     const [child, grandchild] = readPids(pidFile);
     assert.equal(failureKindOf(error), 'permanent', describeError(error));
     assert.match(error.message, /did not finish within 2\.5s/);
-    assert.ok(Date.now() - started < 6000);
     await waitFor('the child to die', () => !isAlive(child!));
     await waitFor('the grandchild to die', () => !isAlive(grandchild!));
   });
@@ -341,7 +342,8 @@ void describe('command executor', () => {
   void it('kills the group and surfaces an AbortError when the caller aborts', async () => {
     const pidFile = path.join(dir, `pids-${randomUUID()}`);
     const controller = new AbortController();
-    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs: 60_000 }).run(INPUT, controller.signal));
+    const timeoutMs = 60_000;
+    const run = failureOf(executor(script('hang.mjs', pidFile), { timeoutMs }).run(INPUT, controller.signal));
     await waitFor('the command to start its grandchild', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '));
     const abortedAt = Date.now();
     controller.abort();
@@ -350,7 +352,7 @@ void describe('command executor', () => {
     assert.equal(error.name, 'AbortError');
     assert.ok(isAbort(error));
     assert.equal(failureKindOf(error), 'unknown', 'an abort spends no attempt');
-    assert.ok(Date.now() - abortedAt < 2000);
+    assertCutShort(Date.now() - abortedAt, timeoutMs, 'the abort, not the timeout, ended the run');
     await waitFor('the child to die', () => !isAlive(child!));
     await waitFor('the grandchild to die', () => !isAlive(grandchild!));
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { COMMENT_MARKER } from '../src/domain/entities.js';
 import { demoScenario } from '../src/simulator/index.js';
-import { type CliResult, ROOT, runCli, startCli, tempDir } from './support/cli.js';
+import { type CliResult, runCli, startCli, tempDir } from './support/cli.js';
 import { inspectDatabase } from './support/daemon.js';
 
 const LABEL = 'autosolve';
@@ -85,12 +85,9 @@ void describe('autosolve demo', () => {
   const expected = expectedOutcomes();
   const folder = tempDir('autosolve-demo-test-');
   let result: CliResult;
-  let elapsedMs = 0;
 
   before(async () => {
-    const started = Date.now();
     result = await runCli(['demo', '--dir', folder.path], { cwd: folder.path });
-    elapsedMs = Date.now() - started;
   });
   after(() => folder.cleanup());
 
@@ -102,9 +99,9 @@ void describe('autosolve demo', () => {
     assert.ok(expected.labelledPullRequests >= 1, 'a labelled pull request');
   });
 
-  void it('exits 0 well within 30 s and prints the summary, example comments and where the database is', () => {
+  // How long the demo takes is this machine's speed, not its behaviour: no wall-clock bound here.
+  void it('exits 0 and prints the summary, example comments and where the database is', () => {
     assert.equal(result.code, 0, `stderr:\n${result.stderr}\nstdout:\n${result.stdout}`);
-    assert.ok(elapsedMs < 30_000, `took ${elapsedMs} ms`);
     const answered = [...expected.outcomes.values()].filter((o) => o === 'answered').length;
     const skipped = expected.outcomes.size - answered;
     const total = new RegExp(`^\\s+total\\s+${expected.issues}\\s+${expected.outcomes.size}\\s+${answered}\\s+${skipped}\\s+${answered}$`, 'm');
@@ -141,7 +138,7 @@ void describe('autosolve demo', () => {
     }
   });
 
-  void it('leaves a folder that `status --json` can read', { skip: !existsSync(join(ROOT, 'src/cli/status.ts')) && 'autosolve status is not built yet' }, async () => {
+  void it('leaves a folder that `status --json` can read', async () => {
     const status = await runCli(['status', '--config', join(folder.path, 'config.yml'), '--json'], { cwd: folder.path });
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout) as { repositories: Array<{ repository: string; validated: boolean; issues: { stored: number }; jobs: { done: number } }> };

@@ -33,7 +33,7 @@ ${options.exitCode ? `process.stderr.write('model crashed: out of memory\\n'); p
 
 function jobsOf(database: string) {
   return inspectDatabase(database, (db) =>
-    db.prepare(`SELECT j.id, j.state, j.attempts, j.outcome, j.last_error, i.number, r.name AS repo FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id JOIN repositories r ON r.id = j.repository_id ORDER BY j.id`).all() as Array<{
+    db.prepare(`SELECT j.id, j.state, j.attempts, j.outcome, j.last_error, i.number, r.name AS repo FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id JOIN repositories r ON r.id = j.repository_id ORDER BY r.owner, r.name, i.number, j.id`).all() as Array<{
       id: number; state: string; attempts: number; outcome: string | null; last_error: string | null; number: number; repo: string;
     }>,
   );

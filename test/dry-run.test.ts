@@ -47,13 +47,15 @@ describe('ai.dryRun is reversible (CLI)', () => {
       assert.equal(result.code, 0, result.stdout + result.stderr);
       return config;
     };
+    // Which issue the model ran for first is the queue's business, not a promise: compare sorted.
+    const ran = () => [...command.calls()].sort((a, b) => a - b);
     const commented = () => sim!.issues('acme', 'api').filter((i) => sim!.comments('acme', 'api', i.number).length > 0).map((i) => i.number);
 
     await run(true);
     assert.deepEqual(commented(), []);
-    assert.deepEqual(command.calls(), [1, 2]);
+    assert.deepEqual(ran(), [1, 2]);
     await run(true);
-    assert.deepEqual(command.calls(), [1, 2], 'a dry run does not run the model again for what it already saw');
+    assert.deepEqual(ran(), [1, 2], 'a dry run does not run the model again for what it already saw');
 
     // Nothing on the simulated GitHub changes between the runs: only the key.
     const config = await run(false);
@@ -65,6 +67,6 @@ describe('ai.dryRun is reversible (CLI)', () => {
 
     await run(false);
     assert.deepEqual(commented().map((n) => sim!.comments('acme', 'api', n).length), [1, 1], 'answered once each');
-    assert.deepEqual(command.calls(), [1, 2, 1, 2]);
+    assert.deepEqual(ran(), [1, 1, 2, 2]);
   });
 });

@@ -13,6 +13,7 @@ import { inspect } from 'node:util';
 import { describeError, failureKindOf, isAbort, waitHintOf } from '../src/domain/failure.js';
 import type { Executor, ExecutorInput } from '../src/domain/ports.js';
 import { createExecutor, OllamaExecutor, OpenAICompatibleExecutor } from '../src/infra/ai/index.js';
+import { assertCutShort } from './support/timing.js';
 
 const API_KEY = 'sk-test-9f8e7d6c5b4a-never-print-me';
 
@@ -220,11 +221,10 @@ for (const backend of backends) {
 
     void it('gives up at its timeout with a permanent failure', async () => {
       const server = await standIn(() => 'hang');
-      const started = Date.now();
+      // The stand-in never answers: the run settling at all is the timeout's doing, and the message says which.
       const error = await failureOf(backend.create(server.url, 300).run(INPUT, new AbortController().signal));
       assert.equal(failureKindOf(error), 'permanent', describeError(error));
       assert.match(error.message, /did not answer within 300ms/);
-      assert.ok(Date.now() - started < 5000);
       assertNoKey(error);
     });
 
@@ -232,7 +232,8 @@ for (const backend of backends) {
       const server = await standIn(() => 'hang');
       const controller = new AbortController();
       const arrived = server.nextRequest();
-      const run = failureOf(backend.create(server.url, 60_000).run(INPUT, controller.signal));
+      const timeoutMs = 60_000;
+      const run = failureOf(backend.create(server.url, timeoutMs).run(INPUT, controller.signal));
       await arrived;
       const abortedAt = Date.now();
       controller.abort();
@@ -240,7 +241,7 @@ for (const backend of backends) {
       assert.equal(error.name, 'AbortError');
       assert.ok(isAbort(error));
       assert.equal(failureKindOf(error), 'unknown', 'an abort spends no attempt');
-      assert.ok(Date.now() - abortedAt < 1000, 'the request is cancelled, not waited out');
+      assertCutShort(Date.now() - abortedAt, timeoutMs, 'the request is cancelled, not waited out');
     });
 
     void it('does not call the server when the signal is already aborted', async () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { MIGRATION_NAMES } from '../src/infra/store/migrator.js';
 import { runCli, tempDir, writeFile } from './support/cli.js';
+import { runningAsRoot } from './support/skips.js';
 
 // Derived from the list, so that adding a migration does not rewrite this test.
 const APPLIED_ALL = MIGRATION_NAMES.map((name) => `applied: ${name}\n`).join('');
@@ -142,16 +143,17 @@ describe('database and migrations (CLI)', () => {
     const result = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(join(blocker, 'sub/autosolve.db')) });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cannot use the database .*plain-file\/sub\/autosolve\.db/);
+  });
 
+  it('exits 1 naming the path when its folder denies writing', { skip: runningAsRoot }, async () => {
     const locked = join(dir.path, 'locked');
     mkdirSync(locked);
     writeFileSync(join(locked, 'autosolve.db'), '');
     chmodSync(locked, 0o500);
-    if (process.getuid?.() !== 0) {
-      const denied = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(join(locked, 'other.db')) });
-      assert.equal(denied.code, 1);
-      assert.match(denied.stderr, /locked\/other\.db/);
-    }
+    // Writable again afterwards, or the folder's cleanup could not remove what is inside it.
+    const denied = await runCli(['migrate', 'up'], { cwd: dir.path, env: env(join(locked, 'other.db')) }).finally(() => chmodSync(locked, 0o700));
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /cannot use the database .*locked\/other\.db/);
   });
 
   it('refuses a database whose schema is newer than this build, and changes nothing', async () => {

@@ -160,11 +160,11 @@ describe('autosolve run (setup and polling)', () => {
         }
       });
     });
-    const signalledAt = Date.now();
     daemon.child.kill('SIGTERM');
     const result = await daemon.finished;
+    // Exit 0 is the stop within the grace: its expiry aborts what is in flight and exits 1 (a clock here would measure the machine).
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.ok(Date.now() - signalledAt < 10_000, 'within the grace period');
+    assert.doesNotMatch(result.stdout + result.stderr, /shutdown grace of .* expired/);
     assert.match(result.stdout, /SIGTERM: stopping/);
 
     inspectDatabase(config.database, (db) => {

@@ -71,7 +71,7 @@ export function listRequests(sim: Simulator, repository?: string) {
 /** Queue jobs with their issue numbers, by issue number. */
 export function jobsOf(database: string) {
   return inspectDatabase(database, (db) =>
-    db.prepare('SELECT j.id, j.state, j.attempts, j.releases, j.outcome, j.last_error, i.number FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id ORDER BY i.number').all() as Array<{
+    db.prepare('SELECT j.id, j.state, j.attempts, j.releases, j.outcome, j.last_error, i.number FROM jobs j JOIN issues i ON i.github_id = j.issue_github_id JOIN repositories r ON r.id = j.repository_id ORDER BY r.owner, r.name, i.number, j.id').all() as Array<{
       id: number; state: string; attempts: number; releases: number; outcome: string | null; last_error: string | null; number: number;
     }>,
   );
