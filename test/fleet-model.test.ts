@@ -98,6 +98,16 @@ describe('Fleet membership', () => {
     assert.equal(fleet.dueForSweep(T0 + reconcile, 50).length, 50);
   });
 
+  it('gives members joined by the first discovery the watermarks the store holds when the fleet loads', () => {
+    const { fleet } = harness();
+    // Setup: the first discovery joins the members before the store's watermarks are read.
+    fleet.join({ added: [entry(1), entry(2)], dropped: [], members: [] });
+    assert.equal(fleet.byRepositoryId(1)?.watermark, null);
+    fleet.load([entry(1), entry(2)], new Map([[1, '2025-06-01T10:00:00Z']]));
+    assert.equal(fleet.byRepositoryId(1)?.watermark, '2025-06-01T10:00:00Z', 'a restart does not forget what is stored');
+    assert.equal(fleet.byRepositoryId(2)?.watermark, null);
+  });
+
   it('tops the last batch up with the members due soonest, and asks nothing when none is due', () => {
     const { fleet } = harness();
     fleet.load(Array.from({ length: 10_000 }, (_, index) => entry(index + 1)), new Map());

@@ -27,6 +27,8 @@ import type { WalkRunner } from '../schedule/walk-runner.js';
 
 // The key and shape live with the status reader that reads them back.
 export { FLEET_CAPACITY_STATE_KEY, type StoredCapacity };
+/** The backlog settings the discovered repositories were last reconciled with (SqlStateStore key). */
+const BACKLOG_SETTINGS_STATE_KEY = 'fleet.backlogSettings';
 /** How often the sweeper looks for members due. */
 const SWEEP_LOOK_MS = 5_000;
 /** How often the projection is made again. */
@@ -159,12 +161,20 @@ export class FleetWiring {
   async #reconcileDiscovered(signal: AbortSignal): Promise<void> {
     const reconciler = this.#deps.backlogReconciler;
     if (!reconciler) return;
+    // Settings unchanged since the last reconciliation leave nothing to do: ten thousand
+    // repositories cost no query at a restart, only when the keys change.
+    const { issues } = this.#deps.config.github;
+    const settings = { backlog: issues.backlog, requiredLabel: issues.requiredLabel ?? null, dryRun: this.#deps.config.ai.dryRun };
+    const last = await this.#deps.state.get<typeof settings>(BACKLOG_SETTINGS_STATE_KEY);
+    if (last !== undefined && JSON.stringify(last.value) === JSON.stringify(settings)) return;
     for (const member of [...this.fleet.members()]) {
-      if (member.source !== 'discovered' || signal.aborted) continue;
+      // A member with no issue stored has nothing unanswered.
+      if (member.source !== 'discovered' || member.watermark === null || signal.aborted) continue;
       await reconciler.run(signal, member.partition).catch((error: unknown) => {
         this.#deps.log.warn({ repository: fullName(member.partition), error: describeError(error) }, `${describeError(error)}; the repository is watched all the same`);
       });
     }
+    if (!signal.aborted) await this.#deps.state.put(BACKLOG_SETTINGS_STATE_KEY, settings);
   }
 
   /** Projects the capacity again from the members and the measured response times; walk intervals follow. */

@@ -119,8 +119,12 @@ export class Fleet {
     const added: Member[] = [];
     for (const entry of entries) {
       const known = this.#byId.get(entry.repositoryId);
-      if (known) this.#refresh(known, entry);
-      else added.push(this.#add(entry, watermarks.get(entry.repositoryId) ?? null));
+      const watermark = watermarks.get(entry.repositoryId);
+      if (known) {
+        // Joined earlier (the first discovery, in setup) without what the store holds.
+        this.#refresh(known, entry);
+        if (watermark !== undefined) this.#raise(known, watermark);
+      } else added.push(this.#add(entry, watermark ?? null));
     }
     this.#settle(added, removed);
   }
