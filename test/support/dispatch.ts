@@ -80,7 +80,7 @@ export function client(sim: Simulator, options: { writeMinIntervalMs?: number } 
 export function dispatcherFor(
   database: Database,
   sim: Simulator,
-  options: { executor: Executor; leaseMs: number; log: Log; queue?: SqlJobQueue; github?: GitHubClient; requiredLabel?: string },
+  options: { executor: Executor; leaseMs: number; log: Log; queue?: SqlJobQueue; github?: GitHubClient; requiredLabel?: string; concurrency?: number },
 ) {
   return dispatcher({
     queue: options.queue ?? queueOf(database),
@@ -88,7 +88,7 @@ export function dispatcherFor(
     github: options.github ?? client(sim),
     executor: options.executor,
     interval: 1000,
-    concurrency: 1,
+    concurrency: options.concurrency ?? 1,
     leaseMs: options.leaseMs,
     requiredLabel: options.requiredLabel ?? 'autosolve',
     secrets: [TOKEN],
