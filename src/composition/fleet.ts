@@ -60,6 +60,8 @@ export class FleetWiring {
   #walks: { readonly runner: WalkRunner; readonly jobsFor: (partition: Partition) => WorkJob[] } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #pathsSaving: Promise<void> = Promise.resolve();
+  /** A save of the paths is queued and has not read them yet. */
+  #pathsPending = false;
   /** Organisations (lower case) whose stream failed for good: their members are swept. */
   readonly #unavailableStreams = new Set<string>();
 
@@ -280,10 +282,16 @@ export class FleetWiring {
 
   /** Records every member's path for `status`, one save at a time. */
   #savePaths(): void {
-    const paths = new Map<number, DetectionPath>();
-    for (const member of this.fleet.members()) paths.set(member.partition.repositoryId, member.path);
+    // A repath moves many members at once, each telling its own change: one save covers them all.
+    if (this.#pathsPending) return;
+    this.#pathsPending = true;
     this.#pathsSaving = this.#pathsSaving
-      .then(() => this.#deps.store.recordPaths(paths))
+      .then(() => {
+        this.#pathsPending = false;
+        const paths = new Map<number, DetectionPath>();
+        for (const member of this.fleet.members()) paths.set(member.partition.repositoryId, member.path);
+        return this.#deps.store.recordPaths(paths);
+      })
       .catch((error: unknown) => this.#deps.log.warn({ error: String(error) }, 'could not record the detection paths for status'));
   }
 }
