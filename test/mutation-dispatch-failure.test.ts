@@ -35,6 +35,13 @@ function recordingLog(lines: Line[]): Log {
   return log;
 }
 
+/** The one line logged at this level whose message passes `match`; its fields are what operators filter on. */
+function logged(lines: readonly Line[], level: Line['level'], match: (message: string) => boolean): Line {
+  const found = lines.filter((l) => l.level === level && match(l.message));
+  assert.equal(found.length, 1, `one ${level} line matching, among: ${lines.map((l) => l.message).join(' | ')}`);
+  return found[0] as Line;
+}
+
 const credential = () => new ClassifiedError('permanent', 'token refused (401)', { pausesWork: 'credential' });
 const serverBusy = (message = 'model server: 503') => new ClassifiedError('service', message);
 const unreachable = () => new ClassifiedError('node', 'connect ECONNREFUSED 127.0.0.1:1');
@@ -106,7 +113,7 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     assert.equal(row?.lastError, 'token refused (401)');
     assert.equal(row?.runAfter, now().toISOString(), 'back at once');
     assert.deepEqual(await pauses.read(), { reason: 'credential', message: 'token refused (401)', since: now().toISOString() });
-    assert.ok(lines.some((l) => l.level === 'error' && l.message.startsWith('dispatcher paused (credential): token refused (401)')));
+    assert.deepEqual(logged(lines, 'error', (m) => m.startsWith('dispatcher paused (credential): token refused (401)')).fields, { reason: 'credential', error: 'token refused (401)' });
   });
 
   it('a pause that repeats keeps when it began; one with another message is recorded again, still since the first', async () => {
@@ -117,7 +124,7 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     lines.length = 0;
     await f.failed(await claim(), WHERE, credential());
     assert.deepEqual(await pauses.read(), { reason: 'credential', message: 'token refused (401)', since: began });
-    assert.deepEqual(lines.map((l) => [l.level, l.message]), [['warn', 'dispatcher still paused (credential): token refused (401)']]);
+    assert.deepEqual(lines, [{ level: 'warn', fields: { reason: 'credential', error: 'token refused (401)' }, message: 'dispatcher still paused (credential): token refused (401)' }]);
     await f.failed(await claim(), WHERE, new ClassifiedError('permanent', 'token refused (403)', { pausesWork: 'credential' }));
     assert.deepEqual(await pauses.read(), { reason: 'credential', message: 'token refused (403)', since: began });
     await f.failed(await claim(), WHERE, new ClassifiedError('permanent', 'no such model', { pausesWork: 'configuration' }));
@@ -134,7 +141,9 @@ describe('dispatch failures: whose failure, and what it costs', () => {
       assert.equal(row?.releases, 0, 'not counted against the job');
       assert.equal(row?.lastError, error.message);
       assert.equal((await pauses.read())?.reason, 'unavailable');
-      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('backend unavailable; job returned to the queue without spending an attempt')));
+      const line = lines.find((l) => l.level === 'warn' && l.message === 'acme/api#1: backend unavailable; job returned to the queue without spending an attempt');
+      assert.deepEqual(line?.fields, { ...WHERE, error: error.message });
+      lines.length = 0;
     }
   });
 
@@ -149,7 +158,8 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     assert.equal(row?.attempts, 0);
     assert.match(row?.lastError ?? '', new RegExp(`^the backend failed on this issue while it answered others \\(dead after ${MAX_RELEASES} such releases\\): model server: 503$`));
     assert.equal(await pauses.read(), null, 'no pause');
-    assert.ok(lines.some((l) => l.level === 'warn' && l.message === `acme/api#1: the backend failed on this issue alone (release 1 of ${MAX_RELEASES}); carrying on with the others`));
+    const line = logged(lines, 'warn', (m) => m === `acme/api#1: the backend failed on this issue alone (release 1 of ${MAX_RELEASES}); carrying on with the others`);
+    assert.deepEqual(line.fields, { ...WHERE, releases: 1, error: 'model server: 503' });
   });
 
   it(`a job the backend fails alone ${MAX_RELEASES} times is dead, and reported so`, async () => {
@@ -165,7 +175,8 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     assert.equal(row?.state, 'dead');
     assert.equal(row?.releases, MAX_RELEASES);
     assert.deepEqual(settled.filter((s) => s.outcome === 'dead'), [{ number: WHERE.issue, outcome: 'dead' }]);
-    assert.ok(lines.some((l) => l.level === 'error' && l.message.startsWith(`acme/api#1: dead after ${MAX_RELEASES} releases`)));
+    const line = logged(lines, 'error', (m) => m.startsWith(`acme/api#1: dead after ${MAX_RELEASES} releases`));
+    assert.deepEqual(line.fields, { ...WHERE, releases: MAX_RELEASES, error: 'model server: 503' });
   });
 
   it('after a job went through, a transport failure or a second failing job is the backend again: released unspent and paused', async () => {
@@ -195,7 +206,7 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     let row = await queue.get(id);
     assert.equal(row?.state, 'pending');
     assert.equal(row?.attempts, 1);
-    assert.ok(lines.some((l) => l.level === 'error' && l.message === 'acme/api#1: attempt 1 of 2 failed; will retry'));
+    assert.deepEqual(logged(lines, 'error', (m) => m === 'acme/api#1: attempt 1 of 2 failed; will retry').fields, { ...WHERE, attempts: 1, error: 'exit 1: the tool crashed' });
     assert.deepEqual(settled, []);
     clock += 1000;
     assert.equal(await f.failed(await claim(id), WHERE, jobsOwn()), undefined);
@@ -216,7 +227,8 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     assert.equal((await pauses.read())?.reason, 'credential', 'not-eligible proves nothing about the backend');
     await wentThrough(f, 'dry-run');
     assert.equal(await pauses.read(), null);
-    assert.ok(lines.some((l) => l.level === 'info' && l.message === `dispatcher resumed: the credential failure that paused it since ${now().toISOString()} has cleared`));
+    const line = logged(lines, 'info', (m) => m === `dispatcher resumed: the credential failure that paused it since ${now().toISOString()} has cleared`);
+    assert.deepEqual(line.fields, { reason: 'credential', since: now().toISOString() });
   });
 
   it('a job that went through resets what was learned: a later lone failure is counted again, not a pause', async () => {
@@ -262,5 +274,89 @@ describe('dispatch failures: whose failure, and what it costs', () => {
     assert.equal(await pauses.read(), null);
     await f.passEnded(refused);
     assert.equal((await pauses.read())?.reason, 'credential', 'the pass still stopped for it');
+  });
+
+  it('a job that went through counts once: a later success without one does not clear a new pause', async () => {
+    const f = failures();
+    await wentThrough(f);
+    await f.failed(await claim(), WHERE, credential());
+    await f.succeeded();
+    assert.equal((await pauses.read())?.reason, 'credential');
+  });
+
+  it('after a transport failure, one failing job is still the backend, not that job', async () => {
+    const f = failures();
+    await wentThrough(f);
+    await f.failed(await claim(), WHERE, unreachable());
+    const job = await claim();
+    const busy = serverBusy();
+    assert.equal(await f.failed(job, WHERE, busy), busy, 'stop claiming');
+    assert.equal((await queue.get(job.id))?.releases, 0, 'not counted against the job');
+  });
+
+  it('a pass stopped by a failure that carries a pause reason pauses, even when it is also retryable', async () => {
+    const f = failures();
+    await f.failed(await claim(), WHERE, credential());
+    await wentThrough(f);
+    assert.equal(await pauses.read(), null);
+    await f.passEnded(new ClassifiedError('service', 'token refused while busy', { pausesWork: 'credential' }));
+    assert.equal((await pauses.read())?.reason, 'credential');
+  });
+
+  it('a pass that ends for the pause it already holds logs nothing more', async () => {
+    const f = failures();
+    const refused = credential();
+    await f.failed(await claim(), WHERE, refused);
+    lines.length = 0;
+    await f.passEnded(refused);
+    assert.deepEqual(lines, []);
+  });
+
+  it('clears the pause record once, not on every pass: a steady state writes nothing', async () => {
+    let writes = 0;
+    const counting = { record: (pause: Parameters<SqlPauseStore['record']>[0]) => (writes++, pauses.record(pause)) };
+    const f = new DispatchFailures({ queue, log: recordingLog(lines), pauses: counting, now });
+    await f.passEnded(undefined);
+    await f.passEnded(undefined);
+    assert.equal(writes, 1, 'the first clear, for a record an earlier process may have left');
+    await f.failed(await claim(), WHERE, credential());
+    await f.passEnded(undefined);
+    await f.passEnded(undefined);
+    await f.succeeded();
+    assert.equal(writes, 3, 'the pause and its clear');
+  });
+
+  /** Takes a job to dead by its own failures, then another by counted releases: both report to the observer, if any. */
+  async function bothDeaths(f: DispatchFailures): Promise<void> {
+    let job = await claim();
+    const id = job.id;
+    await f.failed(job, WHERE, jobsOwn());
+    clock += 1000;
+    await f.failed(await claim(id), WHERE, jobsOwn());
+    assert.equal((await queue.get(id))?.state, 'dead');
+    f.watching(undefined).jobSettled?.({ repository: 'acme/api', number: 9, outcome: 'answered' });
+    await f.succeeded();
+    job = await claim();
+    for (let i = 1; i <= MAX_RELEASES; i++) {
+      if (i > 1) job = await claim(job.id);
+      await f.failed(job, WHERE, serverBusy());
+    }
+    assert.equal((await queue.get(job.id))?.state, 'dead');
+  }
+
+  it('reports deaths without an observer, or to one that does not listen for them', async () => {
+    await bothDeaths(new DispatchFailures({ queue, log: recordingLog([]), now }));
+    await bothDeaths(new DispatchFailures({ queue, log: recordingLog([]), observer: {}, now }));
+    assert.doesNotThrow(() => failures().watching({}).jobSettled?.({ repository: 'acme/api', number: 1, outcome: 'answered' }));
+  });
+
+  it('works without a pause record or a clock: they are optional', async () => {
+    const f = new DispatchFailures({ queue, log: recordingLog(lines) });
+    const before = Date.now();
+    assert.ok(await f.failed(await claim(), WHERE, credential()));
+    await f.passEnded(undefined);
+    const resumed = logged(lines, 'info', (m) => m.startsWith('dispatcher resumed'));
+    const since = Date.parse((resumed.fields as { since: string }).since);
+    assert.ok(since >= before - 1000 && since <= Date.now() + 1000, 'since read from the real clock');
   });
 });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  ANSWER_JOB,
   backlogCutoff,
   backlogNotice,
   describeBacklogPolicy,
@@ -19,6 +20,10 @@ import {
 const open = { state: 'open' as const, isPullRequest: false, labels: ['bug', 'AutoSolve'] };
 
 describe('eligibility', () => {
+  it("names the answer job as stored rows already do: a new name would orphan every queued job", () => {
+    assert.equal(ANSWER_JOB, 'answer');
+  });
+
   it('answers an open issue carrying the label, whatever its case on either side', () => {
     assert.equal(wantsAnswer(open, 'autosolve'), true);
     assert.equal(wantsAnswer(open, 'AUTOSOLVE'), true);

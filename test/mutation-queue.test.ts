@@ -141,4 +141,17 @@ describe('job queue, settled rows', () => {
     assert.equal((await me.claim(DISPATCH, 5, 60_000)).some((j) => j.id === held.id), false);
     assert.equal(await earlier.renew(held, 60_000), true, 'the claim still stands');
   });
+
+  it('retryMatching gives the dead jobs a fresh set of attempts, at the queue’s clock', async () => {
+    const many = new SqlJobQueue(database.db, { retryDelayMs: 1000, now });
+    const job = await claimOne();
+    const doomed = { ...job, attempts: job.maxAttempts };
+    assert.equal(await many.fail(doomed, 'last'), 'dead');
+    clock += 60_000;
+    assert.deepEqual(await queue.retryMatching({ states: ['dead'] }), [job.id]);
+    const row = await queue.get(job.id);
+    assert.equal(row?.state, 'pending');
+    assert.equal(row?.attempts, 0);
+    assert.equal(row?.runAfter, now().toISOString());
+  });
 });

@@ -131,6 +131,7 @@ describe('pause', () => {
     controller.abort();
     await settle();
     assert.deepEqual(results, [...Array(10).fill(true), ...Array(10).fill(false)], 'the ones still waiting end, once each');
+    assert.equal(getEventListeners(controller.signal, 'abort').length, 0, 'the listener goes with the abort');
     // The signal's entry is gone: a new signal-sharing pause registers afresh.
     const next = new AbortController();
     void pause(5, next.signal);
