@@ -48,6 +48,8 @@ describe('issue sync store', () => {
     assert.deepEqual(await sync.cursor(api), cursorAt('2026-05-02T00:00:00Z', 1, null));
     assert.deepEqual(await sync.cursor(web), INITIAL_CURSOR);
     assert.equal((await cursorRow(api)).updated_at, now().toISOString());
+    // The topic status.ts reads, and every database already written holds: another name restarts every walk.
+    assert.equal((await cursorRow(api)).topic, 'issues');
   });
 
   it('stores every field of an issue, and every field again when it changes', async () => {
