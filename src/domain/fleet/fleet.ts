@@ -7,7 +7,7 @@
  */
 import type { Partition, RepositoryRef } from '../entities.js';
 import { choosePaths, type PathPolicy } from './paths.js';
-import { instant, jitter, sweepInterval, type FleetIntervals } from './sweep-schedule.js';
+import { instant, jitter, pickDue, sweepInterval, type FleetIntervals } from './sweep-schedule.js';
 import type { DetectionPath, FleetEntry, MemberSource, SweepOutcome } from './types.js';
 
 export interface FleetMember {
@@ -229,21 +229,7 @@ export class Fleet {
    * half an hour cost full batches, not one query per handful.
    */
   dueForSweep(now: number, limit: number, fillTo = 1): FleetMember[] {
-    const due: Member[] = [];
-    const soon: Member[] = [];
-    for (const member of this.#byId.values()) {
-      if (member.nextSweepAt <= now) due.push(member);
-      else if (Number.isFinite(member.nextSweepAt)) soon.push(member);
-    }
-    if (due.length === 0) return [];
-    due.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
-    const batch = Math.max(1, Math.floor(fillTo));
-    const wanted = Math.min(Math.max(0, limit), Math.ceil(due.length / batch) * batch);
-    if (wanted > due.length) {
-      soon.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
-      due.push(...soon.slice(0, wanted - due.length));
-    }
-    return due.slice(0, wanted);
+    return pickDue(this.#byId.values(), now, limit, fillTo);
   }
 
   /** What a sweep found for the member: nudge it, move it, or have it dropped; then schedule its next sweep. */

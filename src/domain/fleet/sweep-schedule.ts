@@ -52,3 +52,26 @@ export function instant(iso: string | null): number {
   const at = Date.parse(iso);
   return Number.isNaN(at) ? Number.NEGATIVE_INFINITY : at;
 }
+
+/**
+ * The members due at `now`, the longest overdue first, at most `limit`; when
+ * any is due, the last batch of `fillTo` is topped up with the members due
+ * soonest (see Fleet.dueForSweep).
+ */
+export function pickDue<T extends { readonly nextSweepAt: number }>(members: Iterable<T>, now: number, limit: number, fillTo: number): T[] {
+  const due: T[] = [];
+  const soon: T[] = [];
+  for (const member of members) {
+    if (member.nextSweepAt <= now) due.push(member);
+    else if (Number.isFinite(member.nextSweepAt)) soon.push(member);
+  }
+  if (due.length === 0) return [];
+  due.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
+  const batch = Math.max(1, Math.floor(fillTo));
+  const wanted = Math.min(Math.max(0, limit), Math.ceil(due.length / batch) * batch);
+  if (wanted > due.length) {
+    soon.sort((a, b) => a.nextSweepAt - b.nextSweepAt);
+    due.push(...soon.slice(0, wanted - due.length));
+  }
+  return due.slice(0, wanted);
+}
