@@ -141,7 +141,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     await executors.start();
     const script = writeFile(dir.path, 'executor.cjs', EXECUTOR);
     const config = daemonConfig(dir.path, sim, names, {
-      github: { issues: { parseInterval: '200ms', requiredLabel: LABEL } },
+      // Walked, as the kill points expect: at this interval `auto` would sweep the two repositories instead.
+      github: { issues: { parseInterval: '200ms', requiredLabel: LABEL }, fleet: { detection: 'walk' } },
       ai: { provider: 'command', command: { run: [process.execPath, script, executors.url] }, timeout: '2s', visibilityTimeout: '3s', maxAttempts: 50, retryDelay: '0s' },
       scheduler: { setupBudget: '20s', shutdownGrace: '1s' },
     });
