@@ -1,0 +1,6 @@
+/** Which engine a Kysely instance talks to, for the few statements each engine needs its own way. */
+import { PostgresAdapter, type Kysely } from 'kysely';
+
+export function isPostgres(db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
