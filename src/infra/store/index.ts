@@ -1,4 +1,5 @@
-export { openDatabase, DatabaseOpenError, type Database } from './database.js';
+export { openDatabase, DatabaseOpenError, displayUrl, type Database, type DatabaseTarget } from './database.js';
+export { isPostgres, type Engine } from './engine.js';
 export { SchemaMigrator, SchemaTooNewError, MIGRATION_NAMES, type MigrationStatus } from './migrator.js';
 export { SqlIssueSyncStore } from './issue-sync.js';
 export { SqlJobQueue } from './queue.js';

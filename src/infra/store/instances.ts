@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import { tableExists } from './engine.js';
 import type { InstancesTable, Schema } from './schema.js';
 
 /** Who this process is, as recorded with its claims and its registration. */
@@ -134,8 +135,7 @@ export class SqlInstanceRegistry {
    * before the registry's migration (004) is applied.
    */
   async liveOthers(): Promise<InstanceRecord[]> {
-    const table = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'instances'`.execute(this.db);
-    if (table.rows.length === 0) return [];
+    if (!(await tableExists(this.db, 'instances'))) return [];
     const rows = await this.db.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
     return rows.map(toRecord).filter((other) => this.#live(other));
   }
