@@ -1,6 +1,8 @@
 /**
  * One GitHub budget per credential across daemons on one database: the store's
- * reservations (SqlCredentialBudget), then three GitHub clients, each with its
+ * reservations (SqlCredentialBudget, on each engine; on PostgreSQL the
+ * concurrent ones come from a pool of connections), then GitHub clients on
+ * SQLite, each with its
  * own throttle and registration as three daemons would have, against the
  * simulator on one virtual clock. What the simulator saw is the evidence: when
  * each request arrived, and from which daemon (its user agent).
@@ -14,6 +16,7 @@ import { SqlCredentialBudget, type Database } from '../src/infra/store/index.js'
 import { createLogger } from '../src/infra/telemetry/logger.js';
 import { type Simulator, startSimulator } from '../src/simulator/index.js';
 import { flush } from './support/shared-clock.js';
+import { testEngines } from './support/engines.js';
 import { freshDatabase } from './support/store.js';
 import { type TimerClock, timerClock } from './support/timer-clock.js';
 
@@ -28,15 +31,17 @@ const signal = (): AbortSignal => new AbortController().signal;
 let store: { database: Database; cleanup: () => Promise<void> } | undefined;
 let db: Database['db'];
 
-beforeEach(async () => {
-  store = await freshDatabase();
-  db = store.database.db;
-});
-
-afterEach(async () => {
-  await store?.cleanup();
-  store = undefined;
-});
+/** A fresh, migrated database per test, this describe's engine. */
+function freshStoreEach(fresh: () => Promise<{ database: Database; cleanup: () => Promise<void> }>): void {
+  beforeEach(async () => {
+    store = await fresh();
+    db = store.database.db;
+  });
+  afterEach(async () => {
+    await store?.cleanup();
+    store = undefined;
+  });
+}
 
 /** A daemon's registration with a heartbeat `ageMs` old (the instance heartbeat's row). */
 async function registered(id: string, ageMs = 0): Promise<void> {
@@ -44,69 +49,77 @@ async function registered(id: string, ageMs = 0): Promise<void> {
   await db.insertInto('instances').values({ id, host: `host-${id}`, pid: 1, version: 'test', started_at: at, heartbeat_at: at }).execute();
 }
 
-describe('SqlCredentialBudget', () => {
-  const budgetOf = (instance: string, credential = CREDENTIAL) => new SqlCredentialBudget(db, credential, instance);
+for (const engine of await testEngines()) {
+  describe(`SqlCredentialBudget on ${engine.name}`, { skip: engine.skip }, () => {
+    freshStoreEach(() => engine.fresh());
+    const budgetOf = (instance: string, credential = CREDENTIAL) => new SqlCredentialBudget(db, credential, instance);
 
-  it('gives the last slot to one daemon only, however many ask at once', async () => {
-    const daemons = ['a', 'b', 'c', 'd', 'e'].map((id) => budgetOf(id));
-    const answers = await Promise.all(daemons.map((daemon) => daemon.reserveWrite(START, RULES)));
+    it('gives the last slot to one daemon only, however many ask at once', async () => {
+      // An earlier write: the credential's row exists, so only its lock keeps the daemons apart.
+      assert.equal((await budgetOf('z').reserveWrite(START - 600_000, RULES)).waitMs, 0);
+      const daemons = ['a', 'b', 'c', 'd', 'e'].map((id) => budgetOf(id));
+      // Each with a connection open, as five daemons' would be: the reservations overlap, not the connecting.
+      await Promise.all(daemons.map((daemon) => daemon.liveDaemons(30_000)));
+      const answers = await Promise.all(daemons.map((daemon) => daemon.reserveWrite(START, RULES)));
 
-    assert.deepEqual(answers.map((a) => a.waitMs).sort((x, y) => x - y), [0, 1_000, 1_000, 1_000, 1_000], 'one reserved, the others wait for the gap');
-    const rows = await db.selectFrom('github_writes').selectAll().execute();
-    assert.equal(rows.length, 1);
+      assert.deepEqual(answers.map((a) => a.waitMs).sort((x, y) => x - y), [0, 1_000, 1_000, 1_000, 1_000], 'one reserved, the others wait for the gap');
+      const rows = await db.selectFrom('github_writes').selectAll().execute();
+      assert.equal(rows.length, 2);
+    });
+
+    it("counts every daemon's writes against the minute and the hour, and only the credential's own", async () => {
+      const a = budgetOf('a');
+      const b = budgetOf('b');
+      assert.equal((await a.reserveWrite(START, RULES)).waitMs, 0);
+      assert.equal((await b.reserveWrite(START + 1_000, RULES)).waitMs, 0);
+      assert.equal((await a.reserveWrite(START + 2_000, RULES)).waitMs, 0);
+      assert.equal((await b.reserveWrite(START + 3_000, RULES)).waitMs, 57_000, 'the fourth of the minute waits for the first to leave it');
+      assert.equal((await budgetOf('c', 'feedfacefeedface').reserveWrite(START + 3_000, RULES)).waitMs, 0, 'another token has its own budget');
+      assert.equal((await b.reserveWrite(START + 60_000, RULES)).waitMs, 0);
+      assert.equal((await a.reserveWrite(START + 61_000, RULES)).waitMs, 0);
+      assert.equal((await b.reserveWrite(START + 62_000, RULES)).waitMs, 3_600_000 - 62_000, 'the sixth of the hour waits for the first to leave it');
+    });
+
+    it('frees the slot of a withdrawn write, and forgets writes older than an hour', async () => {
+      const a = budgetOf('a');
+      await a.reserveWrite(START, RULES);
+      assert.equal((await budgetOf('b').reserveWrite(START, RULES)).waitMs, 1_000);
+      await a.withdraw(START);
+      assert.equal((await budgetOf('b').reserveWrite(START, RULES)).waitMs, 0, 'the withdrawn write no longer holds the gap');
+
+      await a.prune(START + 3_600_000);
+      assert.deepEqual(await db.selectFrom('github_writes').selectAll().execute(), []);
+    });
+
+    it('keeps the later of two holds, and a reservation waits for it', async () => {
+      const a = budgetOf('a');
+      assert.equal(await a.currentHold(), undefined);
+      await a.recordHold(START + 120_000, 'retry-after');
+      await budgetOf('b').recordHold(START + 60_000, 'secondary-rate-limit');
+      assert.deepEqual(await budgetOf('c').currentHold(), { until: START + 120_000, reason: 'retry-after' });
+
+      const reservation = await budgetOf('c').reserveWrite(START, RULES);
+      assert.deepEqual(reservation, { waitMs: 120_000, hold: { until: START + 120_000, reason: 'retry-after' } });
+      assert.equal((await budgetOf('c').reserveWrite(START + 120_000, RULES)).waitMs, 0, 'reserved once the hold is over');
+    });
+
+    it('counts the daemons with a fresh heartbeat, at least one', async () => {
+      const a = budgetOf('a');
+      assert.equal(await a.liveDaemons(30_000), 1, 'before its own first heartbeat');
+      await registered('a');
+      await registered('b', 5_000);
+      await registered('gone', 45_000);
+      assert.equal(await a.liveDaemons(30_000), 2);
+    });
+
+    it('refuses anything but a hash as the credential: the token never reaches the table', () => {
+      assert.throws(() => budgetOf('a', TOKEN), /first 16 hex characters of sha256/);
+    });
   });
-
-  it("counts every daemon's writes against the minute and the hour, and only the credential's own", async () => {
-    const a = budgetOf('a');
-    const b = budgetOf('b');
-    assert.equal((await a.reserveWrite(START, RULES)).waitMs, 0);
-    assert.equal((await b.reserveWrite(START + 1_000, RULES)).waitMs, 0);
-    assert.equal((await a.reserveWrite(START + 2_000, RULES)).waitMs, 0);
-    assert.equal((await b.reserveWrite(START + 3_000, RULES)).waitMs, 57_000, 'the fourth of the minute waits for the first to leave it');
-    assert.equal((await budgetOf('c', 'feedfacefeedface').reserveWrite(START + 3_000, RULES)).waitMs, 0, 'another token has its own budget');
-    assert.equal((await b.reserveWrite(START + 60_000, RULES)).waitMs, 0);
-    assert.equal((await a.reserveWrite(START + 61_000, RULES)).waitMs, 0);
-    assert.equal((await b.reserveWrite(START + 62_000, RULES)).waitMs, 3_600_000 - 62_000, 'the sixth of the hour waits for the first to leave it');
-  });
-
-  it('frees the slot of a withdrawn write, and forgets writes older than an hour', async () => {
-    const a = budgetOf('a');
-    await a.reserveWrite(START, RULES);
-    assert.equal((await budgetOf('b').reserveWrite(START, RULES)).waitMs, 1_000);
-    await a.withdraw(START);
-    assert.equal((await budgetOf('b').reserveWrite(START, RULES)).waitMs, 0, 'the withdrawn write no longer holds the gap');
-
-    await a.prune(START + 3_600_000);
-    assert.deepEqual(await db.selectFrom('github_writes').selectAll().execute(), []);
-  });
-
-  it('keeps the later of two holds, and a reservation waits for it', async () => {
-    const a = budgetOf('a');
-    assert.equal(await a.currentHold(), undefined);
-    await a.recordHold(START + 120_000, 'retry-after');
-    await budgetOf('b').recordHold(START + 60_000, 'secondary-rate-limit');
-    assert.deepEqual(await budgetOf('c').currentHold(), { until: START + 120_000, reason: 'retry-after' });
-
-    const reservation = await budgetOf('c').reserveWrite(START, RULES);
-    assert.deepEqual(reservation, { waitMs: 120_000, hold: { until: START + 120_000, reason: 'retry-after' } });
-    assert.equal((await budgetOf('c').reserveWrite(START + 120_000, RULES)).waitMs, 0, 'reserved once the hold is over');
-  });
-
-  it('counts the daemons with a fresh heartbeat, at least one', async () => {
-    const a = budgetOf('a');
-    assert.equal(await a.liveDaemons(30_000), 1, 'before its own first heartbeat');
-    await registered('a');
-    await registered('b', 5_000);
-    await registered('gone', 45_000);
-    assert.equal(await a.liveDaemons(30_000), 2);
-  });
-
-  it('refuses anything but a hash as the credential: the token never reaches the table', () => {
-    assert.throws(() => budgetOf('a', TOKEN), /first 16 hex characters of sha256/);
-  });
-});
+}
 
 describe('daemons sharing one token', () => {
+  freshStoreEach(freshDatabase);
   let simulator: Simulator | undefined;
   let shared: SharedBudget[] = [];
 
