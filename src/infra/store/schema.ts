@@ -127,6 +127,24 @@ export interface InstancesTable {
   heartbeat_at: string;
 }
 
+/** Recent GitHub writes of a credential (sha256 of the token, first 16 hex), one row each, across daemons: the shared write budget. */
+export interface GithubWritesTable {
+  credential: string;
+  /** Epoch ms, the writing daemon's clock. */
+  at: number;
+  /** The daemon (instances.id) that made it. */
+  instance: string;
+}
+
+/** A credential's shared hold (the latest learnt by any daemon); also the row a write reservation locks on PostgreSQL. */
+export interface GithubHoldsTable {
+  credential: string;
+  /** Epoch ms; 0 or past: no hold. */
+  hold_until: number;
+  reason: string;
+  updated_at: string;
+}
+
 export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
@@ -136,6 +154,8 @@ export interface Schema {
   state: StateTable;
   setup_failures: SetupFailuresTable;
   instances: InstancesTable;
+  github_writes: GithubWritesTable;
+  github_holds: GithubHoldsTable;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
