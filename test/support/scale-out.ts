@@ -23,6 +23,13 @@ import { random } from './kill-campaign.js';
 import { PollLog, type Gap } from './poll-log.js';
 
 const LABEL = 'autosolve';
+/**
+ * How long a step whose outcome an assertion covers is waited for before the
+ * run goes on without it: past the issue's bounds (30 s + the interval), short
+ * enough that a run where every one of them fails still ends in about three minutes.
+ */
+const STEP_DEADLINE_MS = 40_000;
+const DRAIN_DEADLINE_MS = 60_000;
 const ORG = 'fleet';
 /** GitHub's per-minute rates, this many times faster. */
 export const TIME_SCALE = 6;
@@ -50,8 +57,8 @@ export interface ScaleOutOptions {
 export interface Handover {
   /** Repositories the daemon held when it stopped (all of them when the database has no work leases). */
   readonly held: number;
-  /** From the SIGKILL or SIGTERM until the last of them was polled after it (ms). */
-  readonly ms: number;
+  /** From the SIGKILL or SIGTERM until the last of them was polled after it (ms); null: not within STEP_DEADLINE_MS. */
+  readonly ms: number | null;
   /** Whether `held` came from the work leases; false: every repository was waited for. */
   readonly fromLeases: boolean;
 }
@@ -72,8 +79,8 @@ export interface ScaleOutResult {
   readonly intervalMs: number;
   readonly killed: Handover & { readonly exit: CliResult };
   readonly stopped: Handover & { readonly exit: CliResult };
-  /** From the restart of the killed daemon until it held its share and had polled every one of it. */
-  readonly rejoinedMs: number;
+  /** From the restart of the killed daemon until it held its share and had polled every one of it; null: not within STEP_DEADLINE_MS. */
+  readonly rejoinedMs: number | null;
   readonly finalExits: readonly CliResult[];
   readonly breaches: readonly SimBreach[];
   readonly elapsedMs: number;
@@ -143,41 +150,43 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
     await polls.until('every repository to be polled', () => polls.coveredAt() !== undefined, 60_000, () => `(${polls.notPolledSince(0).length} never polled)`);
     say('fleet shared out, every repository polled');
 
-    // 2. kill -9 one; the others take its repositories over.
+    // 2. kill -9 one; the others take its repositories over. (Waits an assertion covers do not throw: they come back null.)
     const killedHeld = await heldBy(url, daemons.get('a').pid, fullNames);
     const kill = await daemons.kill('a');
-    say(`daemon a killed (held ${killedHeld.repositories.length})`);
-    await polls.until('the killed daemon\'s repositories to be polled by another', () => polls.allPolledAfter(kill.goneAt, killedHeld.repositories) !== undefined, 60_000, () => `(${polls.notPolledSince(kill.goneAt, killedHeld.repositories).length} waiting)`);
-    const killed = { held: killedHeld.repositories.length, fromLeases: killedHeld.fromLeases, ms: (polls.allPolledAfter(kill.goneAt, killedHeld.repositories) as number) + kill.goneAt - kill.killedAt, exit: kill.result };
-    say(`taken over in ${(killed.ms / 1000).toFixed(1)} s`);
+    say(`daemon a killed, holding ${killedHeld.repositories.length}`);
+    const killed = { ...(await handover(polls, killedHeld, kill.killedAt, kill.goneAt)), exit: kill.result };
+    say(`its repositories polled again after ${seconds(killed.ms)}`);
 
     // 3. It comes back and gets its share again.
     const back = daemons.start('a');
     await daemons.working('a');
-    const share = await waitFor('the restarted daemon to hold its share', async () => {
-      const held = await heldBy(url, back.pid, fullNames);
-      return !held.fromLeases || held.repositories.length >= Math.floor(count / 3) ? held : undefined;
-    }, 60_000);
-    await polls.until('the restarted daemon\'s share to be polled', () => polls.allPolledAfter(back.startedAt, share.repositories) !== undefined, 60_000);
-    const rejoinedMs = Date.now() - back.startedAt;
-    say(`daemon a back, holding ${share.repositories.length}, in ${(rejoinedMs / 1000).toFixed(1)} s`);
+    let share: string[] = [];
+    const hasShare = await reached(
+      waitFor('the restarted daemon to hold its share', async () => {
+        const held = await heldBy(url, back.pid, fullNames);
+        share = held.repositories;
+        return !held.fromLeases || held.repositories.length >= Math.floor(count / 3) ? true : undefined;
+      }, STEP_DEADLINE_MS),
+    );
+    const rejoinedMs = hasShare && (await reached(polls.until('the restarted daemon\'s share to be polled', () => polls.allPolledAfter(back.startedAt, share) !== undefined, STEP_DEADLINE_MS)))
+      ? Date.now() - back.startedAt
+      : null;
+    say(`daemon a back, holding ${share.length}, its share polled after ${seconds(rejoinedMs)}`);
 
-    // 4. SIGTERM another: it releases its leases, the others take them at once.
+    // 4. SIGTERM another: it releases its leases, the others take them at the next heartbeat.
     const stoppedHeld = await heldBy(url, daemons.get('b').pid, fullNames);
     const termAt = Date.now();
     const termExit = await daemons.terminate('b');
-    const goneAt = Date.now();
-    await polls.until('the stopped daemon\'s repositories to be polled by another', () => polls.allPolledAfter(goneAt, stoppedHeld.repositories) !== undefined, 60_000);
-    const stopped = { held: stoppedHeld.repositories.length, fromLeases: stoppedHeld.fromLeases, ms: (polls.allPolledAfter(goneAt, stoppedHeld.repositories) as number) + goneAt - termAt, exit: termExit };
-    say(`daemon b stopped (exit ${termExit.code}), its ${stopped.held} taken over in ${(stopped.ms / 1000).toFixed(1)} s`);
+    const stopped = { ...(await handover(polls, stoppedHeld, termAt, Date.now())), exit: termExit };
+    say(`daemon b stopped (exit ${termExit.code}), holding ${stopped.held}; polled again after ${seconds(stopped.ms)}`);
 
     // 5. The issues stop; every labelled one is answered; the queue is empty.
     feed.stop();
     say(`issues stopped: ${feed.created} created`);
-    await waitFor('every labelled issue to be answered', () => Promise.resolve(tally(sim, names).missing.length === 0 ? true : undefined), 90_000);
-    await waitFor('the queue to drain', async () => ((await openJobs(url)) === 0 ? true : undefined), 30_000);
+    const answered = await reached(waitFor('every labelled issue to be answered', () => Promise.resolve(tally(sim, names).missing.length === 0 ? true : undefined), DRAIN_DEADLINE_MS));
+    const drained = answered && (await reached(waitFor('the queue to drain', async () => ((await openJobs(url)) === 0 ? true : undefined), STEP_DEADLINE_MS)));
     const windowEnd = Date.now();
-    say('drained');
+    say(drained ? 'every labelled issue answered, the queue empty' : `gave up waiting: ${answered ? 'the queue did not drain' : `${tally(sim, names).missing.length} labelled issues unanswered`}`);
 
     // 6. The rest stop gracefully.
     const finalExits = await Promise.all(daemons.running().map((daemon) => daemons.terminate(daemon.name)));
@@ -197,6 +206,32 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
   } finally {
     await cleanup();
   }
+}
+
+/**
+ * The repositories a stopped daemon held, polled again: ms from `stoppedAt` until
+ * the last of them was polled after `goneAt` (no request of the dead daemon
+ * arrives after it was gone); null when that did not happen within STEP_DEADLINE_MS.
+ */
+async function handover(polls: PollLog, held: { repositories: string[]; fromLeases: boolean }, stoppedAt: number, goneAt: number): Promise<Handover> {
+  const done = () => polls.allPolledAfter(goneAt, held.repositories);
+  await reached(polls.until('the repositories to be polled by another daemon', () => done() !== undefined, STEP_DEADLINE_MS));
+  const ms = done();
+  return { held: held.repositories.length, fromLeases: held.fromLeases, ms: ms === undefined ? null : ms + goneAt - stoppedAt };
+}
+
+/** Whether the wait succeeded; its timeout is the caller's to report. */
+async function reached(wait: Promise<unknown>): Promise<boolean> {
+  try {
+    await wait;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function seconds(ms: number | null): string {
+  return ms === null ? `more than ${STEP_DEADLINE_MS / 1000} s (gave up)` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** A few issues waiting before the daemons start (answered as backlog), in every 20th repository. */
