@@ -19,6 +19,7 @@ import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor } from './infra/ai/index.js';
 import {
   currentInstance,
+  isPostgres,
   openDatabase,
   SchemaMigrator,
   SqlBacklogStore,
@@ -31,6 +32,7 @@ import {
   SqlRepositoryStore,
   SqlScopeSyncStore,
   SqlStateStore,
+  SqlWorkLeaseStore,
   type Database,
 } from './infra/store/index.js';
 import { withLogContext } from './infra/telemetry/logger.js';
@@ -48,6 +50,7 @@ import { fanOut, mergeHooks } from './composition/observers.js';
 import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
 import { logLongHold } from './composition/throttle-holds.js';
 import { writeHistoryIn } from './composition/write-history.js';
+import { WorkLeases } from './composition/work-leases.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
@@ -100,6 +103,7 @@ export class App {
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
     private readonly fleet: FleetWiring,
+    private readonly leases: WorkLeases,
     private readonly tally: DispatchTally,
     /** Aborts (its reason an InstanceLostError) when another daemon took this one's registration over: stop at once. */
     readonly registrationLost: AbortSignal,
@@ -108,7 +112,8 @@ export class App {
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
     const database = openDatabase(config.database.sqlitePath);
     const identity = currentInstance();
-    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
+    // On PostgreSQL any number of daemons share the database (and the fleet, by work leases); a SQLite file has one.
+    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS, shared: isPostgres(database.db) });
     let observability: Observability | undefined;
     let registered = false;
     try {
@@ -153,6 +158,7 @@ export class App {
       }),
     });
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
+    const leases = new WorkLeases({ store: new SqlWorkLeaseStore(db, identity.id), instances, log });
     const pauseStore = new SqlPauseStore(db);
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
@@ -171,6 +177,7 @@ export class App {
       scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
       state,
       log,
+      leases,
       // Configured repositories are reconciled in setup; discovered ones when the fleet starts.
       backlogReconciler: backlogReconciler(backlogSettings),
       onEnqueued: () => jobsQueued.ring(),
@@ -229,7 +236,7 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, fleet, tally, lost.signal);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, fleet, leases, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -275,6 +282,9 @@ export class App {
     const discovering = organizations.length === 0 ? '' : ` and discovering the repositories of ${organizations.join(', ')}`;
     this.log.info({ repositories: configured.length, organizations, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories${discovering}`);
     const setupStarted = Date.now();
+    // This daemon's share of the work units is taken before setup: the first discovery runs on the holder of `discovery`.
+    await this.leases.ensure(this.fleet.singletonUnits());
+    await this.leases.start();
     const setupJobs = [...thePlan.setup, ...this.fleet.setupSteps().map((step) => globalSetupJob(step, 'github.organizations'))];
     await this.scheduler.setup(setupJobs, signal).catch((error: unknown) => {
       // The scheduler knows the network failed, not where GitHub was looked for.
@@ -315,6 +325,8 @@ export class App {
     this.#closing ??= (async () => {
       await this.observability?.close();
       await this.fleet.stop();
+      // Before the registration goes: the other daemons take the units at their next heartbeat.
+      await this.leases.stop();
       await this.rateLimitRecorder.flush();
       await this.instance.stop();
       await this.database.close();

@@ -89,6 +89,11 @@ export class WorkLeases {
     return this.#held;
   }
 
+  /** Every unit, held or not. */
+  async units(): Promise<string[]> {
+    return (await this.#store.list()).map((lease) => lease.unit);
+  }
+
   /** Units that appeared (idempotent; any daemon may ensure the same unit). */
   ensure(units: readonly string[]): Promise<void> {
     return this.#store.ensure(units);
