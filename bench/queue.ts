@@ -49,7 +49,7 @@ function makeIssues(): Issue[] {
 }
 
 async function viaStore(dir: string): Promise<Timing> {
-  const database = openDatabase(join(dir, 'store.db'));
+  const database = await openDatabase(join(dir, 'store.db'));
   await new SchemaMigrator(database.db, database.path).up();
   const repo = await new SqlRepositoryStore(database.db).record(
     { owner: 'acme', name: 'api' },
@@ -93,7 +93,7 @@ async function viaRaw(dir: string): Promise<Timing> {
   // Same schema (real migrations), hand-written prepared statements, the same
   // life cycle: store the issues with their pending jobs, take 10 at a time, mark each done.
   const path = join(dir, 'raw.db');
-  const database = openDatabase(path);
+  const database = await openDatabase(path);
   await new SchemaMigrator(database.db, database.path).up();
   await database.close();
   const sqlite = new BetterSqlite3(path);
@@ -153,7 +153,7 @@ async function viaRaw(dir: string): Promise<Timing> {
  */
 async function claimWithHistory(dir: string): Promise<{ msPerClaim: number; perSecond: number }> {
   const path = join(dir, 'history.db');
-  const database = openDatabase(path);
+  const database = await openDatabase(path);
   await new SchemaMigrator(database.db, database.path).up();
   await database.close();
   const sqlite = new BetterSqlite3(path);
@@ -167,7 +167,7 @@ async function claimWithHistory(dir: string): Promise<{ msPerClaim: number; perS
     for (let i = 0; i < LIVE; i++) insert.run(HISTORY + i + 1, 'pending');
   })();
   sqlite.close();
-  const reopened = openDatabase(path);
+  const reopened = await openDatabase(path);
   const queue = new SqlJobQueue(reopened.db);
   let claims = 0;
   let jobs = 0;

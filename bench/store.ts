@@ -33,7 +33,7 @@ function makeIssues(offset: number): Issue[] {
 }
 
 async function viaSave(dir: string): Promise<number> {
-  const database = openDatabase(join(dir, 'save.db'));
+  const database = await openDatabase(join(dir, 'save.db'));
   await new SchemaMigrator(database.db, database.path).up();
   const repo = await new SqlRepositoryStore(database.db).record(
     { owner: 'acme', name: 'api' },
@@ -55,7 +55,7 @@ async function viaSave(dir: string): Promise<number> {
 
 async function viaRaw(dir: string): Promise<number> {
   // Same schema (real migrations), hand-written prepared statements.
-  const database = openDatabase(join(dir, 'raw.db'));
+  const database = await openDatabase(join(dir, 'raw.db'));
   await new SchemaMigrator(database.db, database.path).up();
   await database.close();
   const sqlite = new BetterSqlite3(join(dir, 'raw.db'));

@@ -110,7 +110,10 @@ export class App {
   ) {}
 
   static async create(config: Config, log: Logger, given: AppHooks = {}): Promise<App> {
-    const database = openDatabase(config.database.sqlitePath);
+    const database = await openDatabase(config.database, {
+      // The pool replaces the connection; the next query says whether the server is back.
+      onIdleError: (error) => log.warn({ error: error.message }, 'a database connection failed while idle; reconnecting on next use'),
+    });
     const identity = currentInstance();
     // On PostgreSQL any number of daemons share the database (and the fleet, by work leases); a SQLite file has one.
     const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS, shared: isPostgres(database.db) });

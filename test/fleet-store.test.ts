@@ -318,7 +318,7 @@ describe('status of a fleet of 10,000 (CLI)', () => {
 
   before(async () => {
     dir = tempDir();
-    const database = openDatabase(join(dir.path, 'fleet.db'));
+    const database = await openDatabase(join(dir.path, 'fleet.db'));
     try {
       await new SchemaMigrator(database.db, database.path).up();
       const ago = (ms: number) => () => new Date(Date.now() - ms);

@@ -48,7 +48,7 @@ function projection(projectedAt: string): StoredCapacity {
 
 /** One configured repository (walk), three discovered (stream), two more configured (sweep); the projection when `stored`. */
 async function buildDatabase(path: string, stored: boolean): Promise<void> {
-  const database = openDatabase(path);
+  const database = await openDatabase(path);
   try {
     await new SchemaMigrator(database.db, database.path).up();
     const repos = new SqlRepositoryStore(database.db);

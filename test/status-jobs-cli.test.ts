@@ -27,7 +27,7 @@ interface Built {
 
 /** A database as a daemon would leave it: the real migrations and stores, times relative to now. */
 async function buildDatabase(path: string): Promise<Built> {
-  const database = openDatabase(path);
+  const database = await openDatabase(path);
   try {
     await new SchemaMigrator(database.db, database.path).up();
     const ago = (ms: number) => () => new Date(Date.now() - ms);

@@ -21,7 +21,7 @@ const DEFAULT_LIMIT = 50;
 
 async function withQueue<T>(options: ConfigOption, work: (queue: SqlJobQueue, pauses: SqlPauseStore) => Promise<T>): Promise<T> {
   const { config } = loadFor(options, false);
-  const database = await openExistingDatabase(config.database.sqlitePath);
+  const database = await openExistingDatabase(config.database);
   try {
     return await work(new SqlJobQueue(database.db), new SqlPauseStore(database.db));
   } finally {

@@ -3,17 +3,24 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { INSTANCE_STALE_MS } from '../composition/instance-heartbeat.js';
-import { currentInstance, MIGRATION_NAMES, openDatabase, SchemaMigrator, SqlInstanceRegistry, type Database } from '../infra/store/index.js';
+import { currentInstance, displayUrl, MIGRATION_NAMES, openDatabase, SchemaMigrator, SqlInstanceRegistry, type Database, type DatabaseTarget } from '../infra/store/index.js';
 import { VERSION } from '../version.js';
 import { UsageError, UserFacingError } from './errors.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
-function databasePath(options: ConfigOption): string {
-  return resolve(loadFor(options, false).config.database.sqlitePath);
+/** The configured database: the SQLite file's absolute path, or the PostgreSQL settings. */
+function databaseOf(options: ConfigOption): DatabaseTarget {
+  const settings = loadFor(options, false).config.database;
+  return settings.url ? settings : resolve(settings.sqlitePath);
 }
 
-async function withMigrator(options: ConfigOption | string, work: (migrator: SchemaMigrator, path: string) => Promise<void>, destructive?: string): Promise<void> {
-  const database = openDatabase(typeof options === 'string' ? options : databasePath(options));
+/** How the database is named in messages: never with its password. */
+function shown(target: DatabaseTarget): string {
+  return typeof target === 'string' ? target : displayUrl(target.url ?? '');
+}
+
+async function withMigrator(target: DatabaseTarget, work: (migrator: SchemaMigrator, path: string) => Promise<void>, destructive?: string): Promise<void> {
+  const database = await openDatabase(target);
   try {
     if (destructive !== undefined) await refuseWhileDaemonRuns(database, destructive);
     await work(new SchemaMigrator(database.db, database.path), database.path);
@@ -44,7 +51,7 @@ export function migrateCommand(): Command {
 
   withConfigOption(migrate.command('up'))
     .description('apply every pending migration')
-    .action((options: ConfigOption) => withMigrator(options, async (m, path) => report('applied', await m.up(), path)));
+    .action((options: ConfigOption) => withMigrator(databaseOf(options), async (m, path) => report('applied', await m.up(), path)));
 
   withConfigOption(migrate.command('down'))
     .argument('[steps]', 'how many migrations to revert', '1')
@@ -53,11 +60,11 @@ export function migrateCommand(): Command {
     .action((steps: string, options: ConfigOption & { yes?: boolean }) => {
       const count = Number(steps);
       if (!Number.isInteger(count) || count < 1) throw new UsageError(`migrate down: expected a positive whole number of steps, got "${steps}"`);
-      const target = databasePath(options);
+      const target = databaseOf(options);
       const command = `migrate down ${count} --yes`;
       if (options.yes !== true) {
         const what = count === 1 ? 'the last migration' : `the last ${count} migrations`;
-        throw new UsageError(`migrate down reverts ${what} of ${target}, deleting what they hold; to do that, run \`autosolve ${command}\``);
+        throw new UsageError(`migrate down reverts ${what} of ${shown(target)}, deleting what they hold; to do that, run \`autosolve ${command}\``);
       }
       return withMigrator(target, async (m, path) => report('reverted', await m.down(count), path), command);
     });
@@ -66,13 +73,13 @@ export function migrateCommand(): Command {
     .description('list migrations and whether each is applied (creates nothing)')
     .action(async (options: ConfigOption) => {
       // Looking must not create: an empty file at a mistyped path would look like a real, empty database.
-      const path = databasePath(options);
-      if (!existsSync(path)) {
-        process.stdout.write(`database: ${path} does not exist yet (\`autosolve migrate up\` or \`autosolve run\` creates it)\n`);
+      const target = databaseOf(options);
+      if (typeof target === 'string' && !existsSync(target)) {
+        process.stdout.write(`database: ${target} does not exist yet (\`autosolve migrate up\` or \`autosolve run\` creates it)\n`);
         for (const name of MIGRATION_NAMES) process.stdout.write(`pending  ${name}\n`);
         return;
       }
-      await withMigrator(path, async (m) => {
+      await withMigrator(target, async (m, path) => {
         process.stdout.write(`database: ${path}\n`);
         for (const { name, executedAt } of await m.status()) {
           process.stdout.write(`${executedAt ? 'applied' : 'pending'}  ${name}${executedAt ? `  ${executedAt.toISOString()}` : ''}\n`);
@@ -84,9 +91,9 @@ export function migrateCommand(): Command {
     .option('--yes', 'confirm that every issue, queue job and cursor in the database is to be deleted')
     .description('revert everything and apply every migration: an empty database (deletes all data; needs --yes)')
     .action((options: ConfigOption & { yes?: boolean }) => {
-      const target = databasePath(options);
+      const target = databaseOf(options);
       if (options.yes !== true) {
-        throw new UsageError(`migrate fresh deletes every issue, queue job and cursor in ${target}; to do that, run \`autosolve migrate fresh --yes\``);
+        throw new UsageError(`migrate fresh deletes every issue, queue job and cursor in ${shown(target)}; to do that, run \`autosolve migrate fresh --yes\``);
       }
       return withMigrator(
         target,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { openDatabase, SchemaMigrator, type Database } from '../infra/store/index.js';
 import { enableDebugOutput, UserFacingError } from './errors.js';
 
@@ -25,10 +26,13 @@ export function loadFor(options: ConfigOption, forRun: boolean): LoadedConfig {
  * Opens a database the daemon already made. Read-mostly commands never create
  * one (an empty file would hide a wrong path) nor migrate one behind the user's back.
  */
-export async function openExistingDatabase(path: string): Promise<Database> {
-  const absolute = resolve(path);
-  if (!existsSync(absolute)) throw new UserFacingError(`no database at ${absolute} yet: run \`autosolve run\` first`);
-  const database = openDatabase(absolute, { mustExist: true });
+export async function openExistingDatabase(settings: Config['database']): Promise<Database> {
+  if (!settings.url) {
+    const absolute = resolve(settings.sqlitePath);
+    if (!existsSync(absolute)) throw new UserFacingError(`no database at ${absolute} yet: run \`autosolve run\` first`);
+  }
+  const database = await openDatabase(settings.url ? settings : resolve(settings.sqlitePath), { mustExist: true });
+  const absolute = database.path;
   try {
     const pending = (await new SchemaMigrator(database.db, database.path).status()).filter((m) => m.executedAt === null);
     if (pending.length > 0) {

@@ -20,7 +20,7 @@ export function statusCommand(): Command {
     .option('--json', 'one JSON document instead of tables')
     .action(async (options: StatusOptions) => {
       const { config } = loadFor(options, false);
-      const database = await openExistingDatabase(config.database.sqlitePath);
+      const database = await openExistingDatabase(config.database);
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();

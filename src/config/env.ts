@@ -1,6 +1,6 @@
 /**
  * Environment overrides: AUTOSOLVE_ + the key path in upper case, plus the
- * conventional fallbacks GITHUB_TOKEN, OPENAI_API_KEY and LOG_LEVEL.
+ * conventional fallbacks GITHUB_TOKEN, OPENAI_API_KEY, DATABASE_URL and LOG_LEVEL.
  */
 import { LOG_LEVELS } from './schema.js';
 import { leaves, type Leaf } from './schema-walk.js';
@@ -60,6 +60,8 @@ export function applyEnv(raw: Record<string, unknown>, env: Env, problems: strin
   else if (scale.factor !== 1) warnings.push(`${TEST_RETRY_SCALE}=${env[TEST_RETRY_SCALE]}: retry waits are ${scale.factor} times the usual; for tests only, unset it anywhere else`);
   const github = (raw.github ?? {}) as Record<string, unknown>;
   if ((github.token === undefined || github.token === '') && env.GITHUB_TOKEN) setPath(raw, ['github', 'token'], env.GITHUB_TOKEN);
+  const database = (raw.database ?? {}) as Record<string, unknown>;
+  if ((database.url === undefined || database.url === '') && env.DATABASE_URL) setPath(raw, ['database', 'url'], env.DATABASE_URL);
   const openai = ((raw.ai as Record<string, unknown> | undefined)?.openai ?? {}) as Record<string, unknown>;
   if ((openai.apiKey === undefined || openai.apiKey === '') && env.OPENAI_API_KEY) {
     setPath(raw, ['ai', 'openai', 'apiKey'], env.OPENAI_API_KEY);

@@ -1,16 +1,20 @@
 /** The configuration as it may be shown: secrets masked, durations readable. */
+import { displayUrl } from '../domain/scrub.js';
 import { formatDuration } from './duration.js';
 import type { Config } from './schema.js';
 
 const SECRET_KEYS = new Set(['token', 'apiKey']);
-const DURATION_KEYS = new Set(['httpClientTimeout', 'minInterval', 'parseInterval', 'timeout', 'visibilityTimeout', 'retryDelay', 'setupBudget', 'shutdownGrace', 'discoveryInterval', 'reconcileInterval', 'cpuPerMinute']);
+const DURATION_KEYS = new Set(['statementTimeout', 'httpClientTimeout', 'minInterval', 'parseInterval', 'timeout', 'visibilityTimeout', 'retryDelay', 'setupBudget', 'shutdownGrace', 'discoveryInterval', 'reconcileInterval', 'cpuPerMinute']);
 
 export function mask(secret: string): string {
   return secret ? `*** (set, ${secret.length} characters)` : '(not set)';
 }
 
 export function redactedConfig(config: Config): Record<string, unknown> {
-  return walk(config) as Record<string, unknown>;
+  const shown = walk(config) as Record<string, unknown>;
+  // The database URL is shown (which server, which database), its password is not.
+  if (config.database.url) shown.database = { ...(shown.database as Record<string, unknown>), url: displayUrl(config.database.url) };
+  return shown;
 }
 
 function walk(value: unknown, key?: string): unknown {

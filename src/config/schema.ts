@@ -118,6 +118,21 @@ export const configSchema = z.strictObject({
        * the default and a file was read), against the working directory when it comes from the environment.
        */
       sqlitePath: z.string().min(1).default('autosolve.db'),
+      /**
+       * PostgreSQL instead of the SQLite file: `postgres://user:password@host:5432/database`, for several
+       * daemons on one database. Falls back to DATABASE_URL. Default: none (SQLite).
+       */
+      url: z
+        .string()
+        .refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+          // The value is not repeated: it may hold a password.
+          error: 'expected a postgres://user:password@host:5432/database URL',
+        })
+        .optional(),
+      /** PostgreSQL: most connections one daemon opens. Default 10. */
+      poolSize: z.number().int().min(1).max(1000).default(10),
+      /** PostgreSQL: a statement running longer is cancelled. Default 30s. */
+      statementTimeout: duration(30_000, { positive: true }),
     })
     .prefault({}),
   github: z

@@ -51,3 +51,14 @@ export function scrubSecrets(text: string, secrets: readonly string[]): ScrubRes
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** A connection URL (database.url) as it may be shown in logs, errors and `config check`: the password replaced, everything else kept. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(a URL that cannot be parsed)';
+  }
+}

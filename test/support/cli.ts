@@ -28,7 +28,7 @@ export interface CliOptions {
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('AUTOSOLVE_') || key === 'GITHUB_TOKEN' || key === 'OPENAI_API_KEY' || key.startsWith('NODE_TEST')) continue;
+    if (key.startsWith('AUTOSOLVE_') || key === 'GITHUB_TOKEN' || key === 'OPENAI_API_KEY' || key === 'DATABASE_URL' || key.startsWith('NODE_TEST')) continue;
     env[key] = value;
   }
   return { ...env, ...extra };

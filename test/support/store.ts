@@ -5,7 +5,7 @@ import { tempDir } from './cli.js';
 
 export async function freshDatabase(): Promise<{ database: Database; dir: string; cleanup: () => Promise<void> }> {
   const dir = tempDir('autosolve-db-');
-  const database = openDatabase(join(dir.path, 'test.db'));
+  const database = await openDatabase(join(dir.path, 'test.db'));
   await new SchemaMigrator(database.db, database.path).up();
   return {
     database,

@@ -1,4 +1,5 @@
-export { openDatabase, DatabaseOpenError, type Database } from './database.js';
+export { openDatabase, DatabaseOpenError, displayUrl, type Database, type DatabaseTarget } from './database.js';
+export { isPostgres, type Engine } from './engine.js';
 export { SchemaMigrator, SchemaTooNewError, MIGRATION_NAMES, type MigrationStatus } from './migrator.js';
 export { SqlIssueSyncStore } from './issue-sync.js';
 export { SqlJobQueue } from './queue.js';
@@ -14,4 +15,3 @@ export { LATEST_DROPPED, FLEET_CAPACITY_STATE_KEY, describeBound, type FleetStat
 export { SqlFleetStore, type FleetStoreOptions } from './fleet.js';
 export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';
 export { SqlWorkLeaseStore, type WorkLease, type WorkLeaseStoreOptions } from './work-leases.js';
-export { isPostgres } from './engine.js';

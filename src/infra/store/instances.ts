@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely, Selectable, Transaction } from 'kysely';
+import { tableExists } from './engine.js';
 import type { InstancesTable, Schema } from './schema.js';
 
 /** Who this process is, as recorded with its claims and its registration. */
@@ -150,8 +151,7 @@ export class SqlInstanceRegistry {
    * before the registry's migration (004) is applied.
    */
   async liveOthers(): Promise<InstanceRecord[]> {
-    const tables = await this.db.introspection.getTables();
-    if (!tables.some((table) => table.name === 'instances')) return [];
+    if (!(await tableExists(this.db, 'instances'))) return [];
     const rows = await this.db.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
     return rows.map(toRecord).filter((other) => this.#live(other));
   }

@@ -2,7 +2,7 @@
  * Versioned migrations with up and down, recorded in the database (Kysely's
  * Migrator and its kysely_migration table). The list below is the schema's history.
  */
-import { Migrator, NO_MIGRATIONS, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import { Migrator, NO_MIGRATIONS, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as claimIndexes from './migrations/002-claim-indexes.js';
 import * as backlog from './migrations/003-backlog.js';
@@ -13,6 +13,7 @@ import * as scrubbed from './migrations/007-scrubbed.js';
 import * as repositoryIdentity from './migrations/008-repository-identity.js';
 import * as fleet from './migrations/009-fleet.js';
 import * as workLeases from './migrations/010-work-leases.js';
+import { isPostgres, tableExists } from './engine.js';
 import type { Schema } from './schema.js';
 
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
@@ -36,7 +37,7 @@ export class SchemaTooNewError extends Error {
   constructor(path: string, unknown: readonly string[]) {
     super(
       `the database ${path} has a newer schema than this build of autosolve (unknown migrations: ${unknown.join(', ')}); ` +
-        'upgrade autosolve, or point database.sqlitePath at another file',
+        'upgrade autosolve, or point the configuration at another database',
     );
     this.name = 'SchemaTooNewError';
     this.unknown = unknown;
@@ -49,25 +50,36 @@ export interface MigrationStatus {
 }
 
 export class SchemaMigrator {
-  readonly #migrator: Migrator;
+  #made: Promise<Migrator> | undefined;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly path: string,
-  ) {
-    this.#migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
+  ) {}
+
+  /**
+   * Kysely's migrator looks for its table in every schema it can see; on
+   * PostgreSQL it is told the connection's own (another installation may
+   * share the server, each in its schema).
+   */
+  get #migrator(): Promise<Migrator> {
+    this.#made ??= (async () => {
+      const schema = isPostgres(this.db) ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(this.db)).rows[0]?.schema : undefined;
+      return new Migrator({ db: this.db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) }, ...(schema ? { migrationTableSchema: schema } : {}) });
+    })();
+    return this.#made;
   }
 
   async status(): Promise<MigrationStatus[]> {
     await this.assertNotNewer();
-    const migrations = await this.#migrator.getMigrations();
+    const migrations = await (await this.#migrator).getMigrations();
     return migrations.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
   }
 
   /** Applies every pending migration; returns the names applied. */
   async up(): Promise<string[]> {
     await this.assertNotNewer();
-    return names(await this.#migrator.migrateToLatest());
+    return names(await (await this.#migrator).migrateToLatest());
   }
 
   /** Reverts the last `steps` applied migrations; returns the names reverted. */
@@ -75,7 +87,7 @@ export class SchemaMigrator {
     await this.assertNotNewer();
     const reverted: string[] = [];
     for (let i = 0; i < steps; i++) {
-      const step = names(await this.#migrator.migrateDown());
+      const step = names(await (await this.#migrator).migrateDown());
       if (step.length === 0) break;
       reverted.push(...step);
     }
@@ -85,14 +97,13 @@ export class SchemaMigrator {
   /** Reverts everything, then applies everything: an empty database of the current schema. */
   async fresh(): Promise<void> {
     await this.assertNotNewer();
-    names(await this.#migrator.migrateTo(NO_MIGRATIONS));
-    names(await this.#migrator.migrateToLatest());
+    names(await (await this.#migrator).migrateTo(NO_MIGRATIONS));
+    names(await (await this.#migrator).migrateToLatest());
   }
 
   /** Refuses a database migrated by a newer build, before anything is written. */
   async assertNotNewer(): Promise<void> {
-    const tables = await this.db.introspection.getTables({ withInternalKyselyTables: true });
-    if (!tables.some((t) => t.name === 'kysely_migration')) return;
+    if (!(await tableExists(this.db, 'kysely_migration'))) return;
     const applied = await this.db
       .selectFrom('kysely_migration' as never)
       .select('name' as never)

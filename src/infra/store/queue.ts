@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DispatchQueue, JobOutcome, QueueJob } from '../../domain/ports.js';
+import { isPostgres } from './engine.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
 import { countJobs, getJob, listJobs, NO_CLAIM, retryJob, retryMatchingJobs, type QueueJobRecord, type RetryableOutcome } from './queue-operator.js';
@@ -68,10 +69,13 @@ export class SqlJobQueue implements DispatchQueue {
       .where('locked_until', '<=', nowText)
       .orderBy('locked_until')
       .limit(limit);
+    // On PostgreSQL several daemons claim at once: each skips the rows another is
+    // taking instead of waiting for them (SQLite has one writer at a time).
+    const shared = isPostgres(this.db);
     const candidates = this.db
-      .selectFrom(pending.as('pending'))
+      .selectFrom((shared ? pending.forUpdate().skipLocked() : pending).as('pending'))
       .selectAll()
-      .unionAll(this.db.selectFrom(expired.as('expired')).selectAll());
+      .unionAll(this.db.selectFrom((shared ? expired.forUpdate().skipLocked() : expired).as('expired')).selectAll());
     const rows = await this.db
       .updateTable('jobs')
       .set((eb) => ({

@@ -25,6 +25,17 @@ export class SqlRepositoryStore implements RepositoryRecorder {
    * validation a row has no id: then owner/name match case-insensitively.
    */
   async record(configured: RepositoryRef, remote: RemoteRepository): Promise<number> {
+    try {
+      return await this.#record(configured, remote);
+    } catch (error) {
+      // Daemons sharing a database validate at the same time: the one whose
+      // insert lost finds the other's row on a second look.
+      if (!isUniqueViolation(error)) throw error;
+      return this.#record(configured, remote);
+    }
+  }
+
+  #record(configured: RepositoryRef, remote: RemoteRepository): Promise<number> {
     const now = this.#now().toISOString();
     return this.db.transaction().execute(async (trx) => {
       const existing =
@@ -67,9 +78,16 @@ export class SqlRepositoryStore implements RepositoryRecorder {
   }
 }
 
+/** A unique constraint refused the row (PostgreSQL 23505, SQLite's SQLITE_CONSTRAINT_UNIQUE). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 /** GitHub's owner and repository names are case-insensitive: `acme/api` is `ACME/API`. */
 export function sameName(repo: RepositoryRef): Expression<SqlBool> {
-  return sql<SqlBool>`owner = ${repo.owner} COLLATE NOCASE AND name = ${repo.name} COLLATE NOCASE`;
+  // lower() on both engines: GitHub names are ASCII, where SQLite's and PostgreSQL's lower() agree.
+  return sql<SqlBool>`lower(owner) = lower(${repo.owner}) AND lower(name) = lower(${repo.name})`;
 }
 
 /** Small remembered facts (the rate-limit budget last seen, ...), as JSON. */

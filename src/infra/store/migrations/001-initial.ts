@@ -1,10 +1,19 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
+import { isPostgres } from '../engine.js';
+
+/** An integer id the database assigns: SQLite's AUTOINCREMENT, PostgreSQL's serial. */
+function idColumn(db: Kysely<unknown>) {
+  return isPostgres(db)
+    ? { type: 'serial' as const, build: (c: ColumnDefinitionBuilder) => c.primaryKey() }
+    : { type: 'integer' as const, build: (c: ColumnDefinitionBuilder) => c.primaryKey().autoIncrement() };
+}
 
 // Migrations take Kysely<unknown>: they must not depend on today's table types.
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const id = idColumn(db);
   await db.schema
     .createTable('repositories')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', id.type, id.build)
     .addColumn('owner', 'text', (c) => c.notNull())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('github_id', 'bigint')
@@ -15,7 +24,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('issues')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', id.type, id.build)
     .addColumn('github_id', 'bigint', (c) => c.notNull().unique())
     .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
     .addColumn('number', 'integer', (c) => c.notNull())
@@ -49,7 +58,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('jobs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', id.type, id.build)
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('repository_id', 'integer', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
     .addColumn('issue_github_id', 'bigint', (c) => c.notNull())

@@ -18,7 +18,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       SELECT MIN(first_synced_at) FROM repositories WHERE github_id = ${githubId}) WHERE id = ${keeper}`.execute(db);
     await sql`UPDATE issues SET repository_id = ${keeper} WHERE repository_id IN ${others}`.execute(db);
     await sql`UPDATE jobs SET repository_id = ${keeper} WHERE repository_id IN ${others}`.execute(db);
-    await sql`UPDATE OR IGNORE sync_cursors SET repository_id = ${keeper} WHERE repository_id IN ${others}`.execute(db);
+    // The keeper takes the cursors of topics it has none of (the first found of each).
+    await sql`UPDATE sync_cursors SET repository_id = ${keeper}
+      WHERE repository_id IN ${others}
+        AND topic NOT IN (SELECT topic FROM sync_cursors WHERE repository_id = ${keeper})
+        AND repository_id = (SELECT MIN(s.repository_id) FROM sync_cursors s WHERE s.topic = sync_cursors.topic AND s.repository_id IN ${others})`.execute(db);
     await sql`DELETE FROM sync_cursors WHERE repository_id IN ${others}`.execute(db);
     await sql`DELETE FROM repositories WHERE id IN ${others}`.execute(db);
     const spelling = latest.rows[0];

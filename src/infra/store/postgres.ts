@@ -1,0 +1,106 @@
+/**
+ * The shared engine: PostgreSQL through a `pg` pool, for several daemons on one
+ * database (docs/architecture.md, "Storage"). The pool reconnects by itself: a
+ * query made while the server is away fails, the next one opens a new
+ * connection. The password is never part of what is shown.
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import { displayUrl } from '../../domain/scrub.js';
+import { DatabaseOpenError, type Database } from './database.js';
+import type { Schema } from './schema.js';
+
+export interface PostgresOptions {
+  /** Most connections open at once. Default 10. */
+  readonly poolSize?: number;
+  /** A statement running longer is cancelled by the server. Default 30 s. */
+  readonly statementTimeoutMs?: number;
+  /** How long opening a connection may take. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** A pooled connection failed while idle (the server restarted, the network dropped); the pool replaces it. */
+  readonly onIdleError?: (error: Error) => void;
+}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * Counts and sums come back as int8 or numeric, which `pg` leaves as text, and
+ * GitHub ids are int8 columns: all of them fit a double, so they are numbers,
+ * as they are on SQLite.
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID || oid === NUMERIC_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+/** Connects and checks the server answers, so a wrong URL fails at start with a reason, not mid-run. */
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Database> {
+  const shown = displayUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: 'autosolve',
+    types,
+  });
+  // Without a listener an idle connection's error would crash the process.
+  pool.on('error', (error) => options.onIdleError?.(error));
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseOpenError(shown, explain(error, url), { cause: scrubbed(error, url) });
+  }
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  let closing: Promise<void> | undefined;
+  return {
+    engine: 'postgres',
+    path: shown,
+    db,
+    close() {
+      // Kysely's destroy ends the pool.
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}
+
+function explain(error: unknown, url: string): string {
+  const code = (error as { code?: string }).code;
+  const where = (() => {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.hostname}:${parsed.port || '5432'}`;
+    } catch {
+      return 'the configured host';
+    }
+  })();
+  if (code === 'ECONNREFUSED') return `no PostgreSQL server answers at ${where} (is it running, and is database.url right?)`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host in database.url cannot be resolved (${where})`;
+  if (code === 'ETIMEDOUT') return `connecting to ${where} timed out`;
+  if (code === '3D000') return 'the database does not exist (create it first, e.g. `createdb NAME`)';
+  if (code === '28P01' || code === '28000') return 'the server refused the user or password in database.url';
+  const message = error instanceof Error ? error.message : String(error);
+  return withoutSecret(message, url) || 'the connection failed';
+}
+
+/** An error as it may travel on (a cause is printed with debug output): no password in it. */
+function scrubbed(error: unknown, url: string): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const copy = new Error(withoutSecret(message, url));
+  copy.name = error instanceof Error ? error.name : 'Error';
+  return copy;
+}
+
+function withoutSecret(text: string, url: string): string {
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(url).password);
+  } catch {
+    return text.split(url).join(displayUrl(url));
+  }
+  const out = text.split(url).join(displayUrl(url));
+  return password ? out.split(password).join('***') : out;
+}
