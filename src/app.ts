@@ -257,6 +257,8 @@ export class App {
   health(): { alive: boolean; ready: boolean; detail?: string } {
     switch (this.#state) {
       case 'working': {
+        const loss = this.instance.databaseLoss;
+        if (loss) return { alive: true, ready: false, detail: `the database does not answer since ${loss.since}: ${loss.error}` };
         const pause = this.tally.pause;
         if (pause) return { alive: true, ready: false, detail: `the dispatcher is paused (${pause.reason}) since ${pause.since}: ${pause.message}` };
         return { alive: true, ready: true };
