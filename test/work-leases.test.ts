@@ -159,6 +159,25 @@ for (const engine of await testEngines()) {
       });
     });
 
+    void describe('SqlInstanceRegistry on a shared database', () => {
+      void it('registers any number of daemons, and removes one whose heartbeat went stale at the next heartbeat', async () => {
+        const options = { version: 'test', staleAfterMs: 30_000, shared: true, now: clock };
+        const a = new SqlInstanceRegistry(database.db, { id: 'a', host: 'host-a', pid: 1 }, options);
+        const b = new SqlInstanceRegistry(database.db, { id: 'b', host: 'host-b', pid: 1 }, options);
+        await a.register('test.db');
+        await b.register('test.db');
+        assert.deepEqual((await a.list()).map((instance) => instance.id).sort(), ['a', 'b']);
+        assert.deepEqual((await a.liveOthers()).map((instance) => instance.id), ['b']);
+        now += 29_000;
+        assert.equal(await a.heartbeat(), true);
+        assert.deepEqual((await a.list()).map((instance) => instance.id).sort(), ['a', 'b'], 'b is not stale yet');
+        now += 1_000;
+        assert.equal(await a.heartbeat(), true);
+        assert.deepEqual((await a.list()).map((instance) => instance.id), ['a']);
+        assert.equal(await b.heartbeat(), false, 'b finds its registration gone');
+      });
+    });
+
     void describe('WorkLeases', () => {
       void it('a lone daemon holds every unit after one heartbeat, and hears each acquisition', async () => {
         const a = await daemon('a');
