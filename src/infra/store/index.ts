@@ -15,3 +15,4 @@ export { LATEST_DROPPED, FLEET_CAPACITY_STATE_KEY, describeBound, type FleetStat
 export { SqlFleetStore, type FleetStoreOptions } from './fleet.js';
 export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';
 export { SqlCredentialBudget, writeWaitMs, type CredentialHold, type WriteRules, type WriteReservation } from './github-budget.js';
+export { SqlWorkLeaseStore, type WorkLease, type WorkLeaseStoreOptions } from './work-leases.js';
