@@ -7,10 +7,12 @@
  * two daemons registered in.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { INSTANCE_STALE_MS } from '../src/composition/instance-heartbeat.js';
 import {
   MIGRATION_NAMES,
+  openDatabase,
   readDaemons,
   SchemaMigrator,
   SqlInstanceRegistry,
@@ -19,7 +21,8 @@ import {
   type DaemonsStatus,
   type InstanceIdentity,
 } from '../src/infra/store/index.js';
-import { testEngines } from './support/engines.js';
+import { runCli, tempDir, writeFile } from './support/cli.js';
+import { createSchema, dropSchema, schemaUrl, testEngines } from './support/engines.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 const TTL = 15_000;
@@ -119,3 +122,126 @@ for (const engine of await testEngines()) {
     });
   });
 }
+
+// The CLI reads the system clock: these rows are written relative to it, and leases last long enough that
+// a slow start of the CLI changes no count. The ages asserted are far from any boundary.
+const LONG_TTL = 3_600_000;
+const MINUTE = 60_000;
+
+/** Migrates, then lets `build` register daemons and take leases as the daemons would. */
+async function buildDatabase(target: string, build: (database: Database) => Promise<void>): Promise<void> {
+  const database = await openDatabase(target);
+  try {
+    await new SchemaMigrator(database.db, database.path).up();
+    await build(database);
+  } finally {
+    await database.close();
+  }
+}
+
+const POSTGRES_SKIP = (await testEngines()).find((engine) => engine.name === 'postgres')?.skip ?? 'no PostgreSQL engine';
+
+/** The status `--json` prints under `daemons`. */
+type DaemonsJson = DaemonsStatus & { staleAfterSeconds: number };
+
+void describe('autosolve status shows the daemons (CLI)', () => {
+  let dir: { path: string; cleanup: () => void };
+  let config: string;
+  before(() => {
+    dir = tempDir();
+    config = writeFile(dir.path, 'config.yml', ['github:', '  repositories: [acme/api]', ''].join('\n'));
+  });
+  after(() => dir.cleanup());
+
+  void describe('two daemons on PostgreSQL', { skip: POSTGRES_SKIP }, () => {
+    let schema = '';
+    before(async () => {
+      schema = await createSchema();
+      await buildDatabase(schemaUrl(schema), async (database) => {
+        const now = Date.now();
+        await register(database, ALPHA, now);
+        // beta stopped beating ten minutes ago; alpha has not yet removed its row.
+        await register(database, BETA, now - 10 * MINUTE, '1.5.0');
+        const alpha = new SqlWorkLeaseStore(database.db, ALPHA.id, { now: () => new Date(now) });
+        await alpha.ensure(['discovery', 'repo:1', 'repo:2', 'repo:3', 'repo:4']);
+        assert.deepEqual(await alpha.acquire(['discovery', 'repo:1', 'repo:2'], LONG_TTL), ['discovery', 'repo:1', 'repo:2']);
+        // beta held repo:3 until its lease ran out; repo:4 was never taken.
+        const beta = new SqlWorkLeaseStore(database.db, BETA.id, { now: () => new Date(now - 10 * MINUTE) });
+        assert.deepEqual(await beta.acquire(['repo:3'], TTL), ['repo:3']);
+      });
+    });
+    after(async () => {
+      if (schema) await dropSchema(schema);
+    });
+    const cli = (...args: string[]) => runCli([...args, '--config', config], { cwd: dir.path, env: { DATABASE_URL: schemaUrl(schema) } });
+
+    void it('prints a line per daemon after the queue, the stale one marked, and the totals', async () => {
+      const result = await cli('status');
+      assert.equal(result.code, 0, result.stderr);
+      if (process.env.SHOW_STATUS) process.stdout.write(`# ${result.stdout.replaceAll('\n', '\n# ')}\n`);
+      const lines = result.stdout.split('\n');
+      // The database line is printed whole (a cut path is useless to copy); every other fits 80 columns.
+      for (const line of lines.slice(1)) assert.ok([...line].length <= 80, `too wide: ${line}`);
+      const at = lines.findIndex((line) => line.startsWith('daemons '));
+      assert.ok(at > lines.findIndex((line) => line.startsWith('queue ')), `the daemons follow the queue:\n${result.stdout}`);
+      // Oldest first: beta started ten minutes before alpha.
+      assert.match(lines[at] ?? '', /^daemons {5}beta {3}pid 202 {2}1\.5\.0 {2}heartbeat 10m ago {2,}0 leases \(stale\)$/);
+      assert.match(lines[at + 1] ?? '', /^ {12}alpha {2}pid 101 {2}1\.4\.0 {2}heartbeat \d+s ago {2,}3 leases$/);
+      assert.equal(lines[at + 2], `${' '.repeat(12)}2 daemons, 1 live; 5 work units, 3 held, 2 waiting for a daemon`);
+    });
+
+    void it('gives the same in --json under daemons', async () => {
+      const result = await cli('status', '--json');
+      assert.equal(result.code, 0, result.stderr);
+      const { daemons } = JSON.parse(result.stdout) as { daemons: DaemonsJson };
+      assert.equal(daemons.staleAfterSeconds, INSTANCE_STALE_MS / 1000);
+      assert.deepEqual(
+        daemons.daemons.map((d) => ({ id: d.id, host: d.host, pid: d.pid, version: d.version, live: d.live, leases: d.leases, units: d.units })),
+        [
+          { ...BETA, version: '1.5.0', live: false, leases: 0, units: [] },
+          { ...ALPHA, version: '1.4.0', live: true, leases: 3, units: ['discovery', 'repo:1', 'repo:2'] },
+        ],
+      );
+      const beta = daemons.daemons[0];
+      assert.ok(beta && beta.heartbeatAgeSeconds >= 600 && beta.heartbeatAgeSeconds < 3600, `beta's heartbeat is ten minutes old: ${beta?.heartbeatAgeSeconds}`);
+      assert.deepEqual(daemons.units, { total: 5, held: 3, orphaned: 2 });
+      assert.deepEqual(daemons.repositories, { total: 4, held: 2 });
+    });
+  });
+
+  void describe('one daemon on SQLite', () => {
+    let file = '';
+    let sqliteConfig = '';
+    before(async () => {
+      file = join(dir.path, 'one.db');
+      sqliteConfig = writeFile(dir.path, 'sqlite.yml', ['database:', `  sqlitePath: ${file}`, 'github:', '  repositories: [acme/api]', ''].join('\n'));
+      await buildDatabase(file, async (database) => {
+        const now = Date.now();
+        // As `run` registers on SQLite: one daemon per file, which holds every unit.
+        await new SqlInstanceRegistry(database.db, ALPHA, { version: '1.4.0', staleAfterMs: INSTANCE_STALE_MS, now: () => new Date(now) }).register(database.path);
+        const leases = new SqlWorkLeaseStore(database.db, ALPHA.id, { now: () => new Date(now) });
+        await leases.ensure(['discovery', 'repo:1', 'repo:2']);
+        await leases.acquire(3, LONG_TTL);
+      });
+    });
+    const cli = (...args: string[]) => runCli([...args, '--config', sqliteConfig], { cwd: dir.path });
+
+    void it('is one short line', async () => {
+      const result = await cli('status');
+      assert.equal(result.code, 0, result.stderr);
+      const section = result.stdout.split('\n').filter((line) => /^daemons? /.test(line) || /daemon|lease/.test(line));
+      assert.equal(section.length, 1, result.stdout);
+      assert.match(section[0] ?? '', /^daemons {5}alpha, pid 101, 1\.4\.0, heartbeat \d+s ago, holds all 3 work units$/);
+    });
+
+    void it('says no daemon is running once it stopped, and what waits for one', async () => {
+      await buildDatabase(file, async (database) => {
+        await new SqlInstanceRegistry(database.db, ALPHA, { version: '1.4.0', staleAfterMs: INSTANCE_STALE_MS }).unregister();
+        await new SqlWorkLeaseStore(database.db, ALPHA.id).releaseAll();
+      });
+      const result = await cli('status');
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^daemons {5}no daemon running; 3 work units waiting for a daemon$/m);
+    });
+  });
+});
