@@ -1,8 +1,8 @@
 /**
  * The composition root: builds every object once, by hand, from the validated
  * configuration. The only module that knows everything; the small adapters it
- * needs (hook fan-out, executor settings, the throttle's persisted write
- * history and hold logging, the instance heartbeat, the rate-limit recorder)
+ * needs (hook fan-out, executor settings, the GitHub budget shared across
+ * daemons and hold logging, the instance heartbeat, the rate-limit recorder)
  * are in src/composition/.
  */
 import type { Logger } from 'pino';
@@ -32,6 +32,7 @@ import {
   SqlRepositoryStore,
   SqlScopeSyncStore,
   SqlStateStore,
+  SqlCredentialBudget,
   SqlWorkLeaseStore,
   type Database,
 } from './infra/store/index.js';
@@ -49,7 +50,7 @@ import { FleetWiring } from './composition/fleet.js';
 import { fanOut, mergeHooks } from './composition/observers.js';
 import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
 import { logLongHold } from './composition/throttle-holds.js';
-import { writeHistoryIn } from './composition/write-history.js';
+import { credentialOf, SharedBudget } from './composition/shared-budget.js';
 import { WorkLeases } from './composition/work-leases.js';
 
 /** How often the dispatcher looks at the queue. */
@@ -100,6 +101,7 @@ export class App {
     private readonly entries: ReturnType<typeof registry>,
     private readonly repositories: SqlRepositoryStore,
     private readonly rateLimitRecorder: RateLimitRecorder,
+    private readonly sharedBudget: SharedBudget,
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
     private readonly fleet: FleetWiring,
@@ -138,6 +140,8 @@ export class App {
     const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay, owner: identity });
     const state = new SqlStateStore(db);
     const rateLimitRecorder = new RateLimitRecorder(state, log);
+    // One budget per token across every daemon on this database (and every run).
+    const sharedBudget = new SharedBudget(new SqlCredentialBudget(db, credentialOf(config.github.token), identity.id), log);
     const github = new GitHubClient({
       baseUrl: config.github.baseUrl,
       token: config.github.token,
@@ -153,11 +157,12 @@ export class App {
         ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
         ...(hooks.writeBudget?.perMinute === undefined ? {} : { writesPerMinute: hooks.writeBudget.perMinute }),
         ...(hooks.writeBudget?.perHour === undefined ? {} : { writesPerHour: hooks.writeBudget.perHour }),
-        writeHistory: writeHistoryIn(state, log),
+        sharedWrites: sharedBudget.writes,
       },
       telemetry: fanOut<GitHubTelemetry>(hooks.githubTelemetry, {
         onRateLimit: (info) => rateLimitRecorder.seen(info),
         onWait: (info) => logLongHold(log, info),
+        onHold: (info) => sharedBudget.learnt(info),
       }),
     });
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
@@ -239,7 +244,8 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, fleet, leases, tally, lost.signal);
+    await sharedBudget.start(github);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, sharedBudget, observability, instance, fleet, leases, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -333,6 +339,7 @@ export class App {
       // Before the registration goes: the other daemons take the units at their next heartbeat.
       await this.leases.stop();
       await this.rateLimitRecorder.flush();
+      await this.sharedBudget.stop();
       await this.instance.stop();
       await this.database.close();
     })();

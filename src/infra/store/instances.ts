@@ -69,7 +69,16 @@ export class InstanceConflictError extends Error {
  * Working on would make two daemons on one SQLite file.
  */
 export class InstanceLostError extends Error {
-  constructor(path: string, self: InstanceIdentity, successor: InstanceRecord | undefined) {
+  constructor(path: string, self: InstanceIdentity, successor: InstanceRecord | undefined, shared = false) {
+    if (shared) {
+      super(
+        `this daemon (pid ${self.pid} on host ${self.host}) lost its registration in the shared database ${path}: another daemon ` +
+          `found its heartbeat stale (a suspended machine, a stalled connection, clocks apart) and removed it, and its work units ` +
+          `were taken over by the others. It stopped taking work and shut down: start it again to rejoin.`,
+      );
+      this.name = 'InstanceLostError';
+      return;
+    }
     const who = successor
       ? `another daemon, pid ${successor.pid} on host ${successor.host} (version ${successor.version}, started ${successor.startedAt}), took it over`
       : 'its row was removed (another daemon took it over and has stopped since, or the database was reset)';
@@ -160,7 +169,7 @@ export class SqlInstanceRegistry {
   async lost(path: string): Promise<InstanceLostError> {
     // Naming the successor is a courtesy: an unreadable list must not hide that the registration is gone.
     const others = (await this.list().catch(() => [])).filter((other) => other.id !== this.self.id);
-    return new InstanceLostError(path, this.self, others.at(-1));
+    return new InstanceLostError(path, this.self, others.at(-1), this.options.shared === true);
   }
 
   async unregister(): Promise<void> {

@@ -127,6 +127,24 @@ export interface InstancesTable {
   heartbeat_at: string;
 }
 
+/** Recent GitHub writes of a credential (sha256 of the token, first 16 hex), one row each, across daemons: the shared write budget. */
+export interface GithubWritesTable {
+  credential: string;
+  /** Epoch ms, the writing daemon's clock. */
+  at: number;
+  /** The daemon (instances.id) that made it. */
+  instance: string;
+}
+
+/** A credential's shared hold (the latest learnt by any daemon); also the row a write reservation locks on PostgreSQL. */
+export interface GithubHoldsTable {
+  credential: string;
+  /** Epoch ms; 0 or past: no hold. */
+  hold_until: number;
+  reason: string;
+  updated_at: string;
+}
+
 /** A work unit only one daemon does at a time, and its lease (010). */
 export interface WorkLeasesTable {
   /** `discovery`, `stream:<org>` or `repo:<repositoryId>`. */
@@ -150,6 +168,8 @@ export interface Schema {
   setup_failures: SetupFailuresTable;
   instances: InstancesTable;
   work_leases: WorkLeasesTable;
+  github_writes: GithubWritesTable;
+  github_holds: GithubHoldsTable;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
