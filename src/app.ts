@@ -19,6 +19,7 @@ import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor } from './infra/ai/index.js';
 import {
   currentInstance,
+  isPostgres,
   openDatabase,
   SchemaMigrator,
   SqlBacklogStore,
@@ -32,6 +33,7 @@ import {
   SqlScopeSyncStore,
   SqlStateStore,
   SqlCredentialBudget,
+  SqlWorkLeaseStore,
   type Database,
 } from './infra/store/index.js';
 import { withLogContext } from './infra/telemetry/logger.js';
@@ -49,6 +51,7 @@ import { fanOut, mergeHooks } from './composition/observers.js';
 import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
 import { logLongHold } from './composition/throttle-holds.js';
 import { credentialOf, SharedBudget } from './composition/shared-budget.js';
+import { WorkLeases } from './composition/work-leases.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
@@ -102,6 +105,7 @@ export class App {
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
     private readonly fleet: FleetWiring,
+    private readonly leases: WorkLeases,
     private readonly tally: DispatchTally,
     /** Aborts (its reason an InstanceLostError) when another daemon took this one's registration over: stop at once. */
     readonly registrationLost: AbortSignal,
@@ -113,7 +117,8 @@ export class App {
       onIdleError: (error) => log.warn({ error: error.message }, 'a database connection failed while idle; reconnecting on next use'),
     });
     const identity = currentInstance();
-    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
+    // On PostgreSQL any number of daemons share the database (and the fleet, by work leases); a SQLite file has one.
+    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS, shared: isPostgres(database.db) });
     let observability: Observability | undefined;
     let registered = false;
     try {
@@ -161,6 +166,7 @@ export class App {
       }),
     });
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
+    const leases = new WorkLeases({ store: new SqlWorkLeaseStore(db, identity.id), instances, log });
     const pauseStore = new SqlPauseStore(db);
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
@@ -179,6 +185,7 @@ export class App {
       scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
       state,
       log,
+      leases,
       // Configured repositories are reconciled in setup; discovered ones when the fleet starts.
       backlogReconciler: backlogReconciler(backlogSettings),
       onEnqueued: () => jobsQueued.ring(),
@@ -238,7 +245,7 @@ export class App {
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
     await sharedBudget.start(github);
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, sharedBudget, observability, instance, fleet, tally, lost.signal);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, sharedBudget, observability, instance, fleet, leases, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -286,6 +293,9 @@ export class App {
     const discovering = organizations.length === 0 ? '' : ` and discovering the repositories of ${organizations.join(', ')}`;
     this.log.info({ repositories: configured.length, organizations, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories${discovering}`);
     const setupStarted = Date.now();
+    // This daemon's share of the work units is taken before setup: the first discovery runs on the holder of `discovery`.
+    await this.leases.ensure(this.fleet.singletonUnits());
+    await this.leases.start();
     const setupJobs = [...thePlan.setup, ...this.fleet.setupSteps().map((step) => globalSetupJob(step, 'github.organizations'))];
     await this.scheduler.setup(setupJobs, signal).catch((error: unknown) => {
       // The scheduler knows the network failed, not where GitHub was looked for.
@@ -326,6 +336,8 @@ export class App {
     this.#closing ??= (async () => {
       await this.observability?.close();
       await this.fleet.stop();
+      // Before the registration goes: the other daemons take the units at their next heartbeat.
+      await this.leases.stop();
       await this.rateLimitRecorder.flush();
       await this.sharedBudget.stop();
       await this.instance.stop();

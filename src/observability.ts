@@ -7,8 +7,18 @@
 import type { Kysely } from 'kysely';
 import type { RepositoryRef } from './domain/entities.js';
 import type { Log } from './domain/ports.js';
-import { SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RepositoryStatus, type Schema } from './infra/store/index.js';
-import type { DashboardFleet, DashboardSnapshot } from './infra/telemetry/dashboard.js';
+import { INSTANCE_STALE_MS } from './composition/instance-heartbeat.js';
+import {
+  readDaemons,
+  SqlPauseStore,
+  StatusReader,
+  type DaemonsStatus,
+  type DetectionStatus,
+  type FleetStatus,
+  type RepositoryStatus,
+  type Schema,
+} from './infra/store/index.js';
+import type { DashboardDaemons, DashboardFleet, DashboardSnapshot } from './infra/telemetry/dashboard.js';
 import type { HealthState, RunningHttpServer } from './infra/telemetry/http-server.js';
 import type { DaemonMetrics } from './infra/telemetry/metrics.js';
 import type { AppHooks } from './app.js';
@@ -22,6 +32,7 @@ export class Observability {
   private constructor(
     private readonly metrics: DaemonMetrics,
     private readonly status: StatusReader,
+    private readonly db: Kysely<Schema>,
     private readonly pauses: SqlPauseStore,
     private readonly listen: string,
     private readonly configured: readonly RepositoryRef[],
@@ -36,7 +47,7 @@ export class Observability {
       onCollectError: (error) => log.warn({ error: String(error) }, 'metrics: could not read the queue'),
       ownSeries: configured.map((ref) => `${ref.owner}/${ref.name}`),
     });
-    return new Observability(metrics, status, new SqlPauseStore(db), listen, configured, log);
+    return new Observability(metrics, status, db, new SqlPauseStore(db), listen, configured, log);
   }
 
   /** The observers the rest of the daemon reports to. */
@@ -71,7 +82,7 @@ export class Observability {
 
   async #snapshot(ready: boolean): Promise<DashboardSnapshot> {
     const now = new Date();
-    const [repositories, queue, rateLimit, comments, pause, fleet, detection] = await Promise.all([
+    const [repositories, queue, rateLimit, comments, pause, fleet, detection, daemons] = await Promise.all([
       this.status.repositories(now, this.configured),
       this.status.queue(),
       this.status.rateLimit(),
@@ -79,6 +90,7 @@ export class Observability {
       this.pauses.read(),
       this.status.fleet(now),
       this.status.detection(now),
+      readDaemons(this.db, now, { staleAfterMs: INSTANCE_STALE_MS }),
     ]);
     // The members: configured ones still configured, discovered ones (dropped ones are not listed).
     const members = repositories.filter((r) => r.configured || r.source === 'discovered');
@@ -98,6 +110,7 @@ export class Observability {
       })),
       moreRepositories: members.length - shown.length,
       fleet: dashboardFleet(fleet, detection),
+      daemons: dashboardDaemons(daemons),
       queue,
       rateLimit: rateLimit ? { limit: rateLimit.limit, remaining: rateLimit.remaining, resetAt: rateLimit.resetAt } : null,
       latestComments: comments.map((c) => ({ repository: c.repository, number: c.issueNumber ?? 0, title: c.issueTitle ?? '', url: c.commentUrl, postedAt: c.finishedAt ?? '' })),
@@ -126,5 +139,14 @@ function dashboardFleet(fleet: FleetStatus, detection: DetectionStatus | null): 
       paths: { walk: path(detection.paths.walk), stream: path(detection.paths.stream), sweep: path(detection.paths.sweep) },
     },
     streams: scopes.map((scope) => ({ scope: scope.scope, lastPolledAt: scope.lastPolledAt, lastError: scope.lastError })),
+  };
+}
+
+/** What the daemons card shows: who runs, how fresh, what each holds (the ids stay: rows are keyed by them). */
+function dashboardDaemons(status: DaemonsStatus): DashboardDaemons {
+  return {
+    daemons: status.daemons.map((d) => ({ id: d.id, host: d.host, pid: d.pid, version: d.version, heartbeatAt: d.heartbeatAt, live: d.live, leases: d.leases, units: [...d.units] })),
+    units: status.units && { ...status.units },
+    repositories: status.repositories && { ...status.repositories },
   };
 }

@@ -14,7 +14,7 @@ import { daemonConfig, inspectDatabase, simulator, TOKEN } from './support/daemo
 
 /** What the daemon's own environment holds besides the basics: none of it may reach the command. */
 const DAEMON_SECRETS = {
-  DATABASE_URL: 'postgres://autosolve:db-password-123@db.internal/autosolve',
+  REDIS_URL: 'redis://default:cache-password-123@cache.internal:6379',
   SSH_AUTH_SOCK: '/run/user/1000/ssh-agent.socket',
   AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',

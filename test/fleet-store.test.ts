@@ -6,6 +6,7 @@ import type { DiscoveredRepository } from '../src/domain/fleet/types.js';
 import {
   openDatabase,
   SchemaMigrator,
+  MIGRATION_NAMES,
   SqlFleetStore,
   SqlIssueSyncStore,
   SqlRepositoryStore,
@@ -272,6 +273,9 @@ describe('SqlScopeSyncStore', () => {
   });
 });
 
+/** 009-fleet and every migration after it, newest first: what reverting 009 takes. */
+const FROM_009 = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('009-fleet')).reverse();
+
 describe('migration 009-fleet', () => {
   let database: Database;
   let cleanup: () => Promise<void>;
@@ -282,7 +286,7 @@ describe('migration 009-fleet', () => {
 
   it('keeps repositories, issues and jobs down and up again; configured rows stay configured', async () => {
     const migrator = new SchemaMigrator(database.db, database.path);
-    assert.deepEqual(await migrator.down(1), ['009-fleet']);
+    assert.deepEqual(await migrator.down(FROM_009.length), FROM_009);
     const db = database.db;
     await sql`INSERT INTO repositories (owner, name, github_id, validated_at, created_at, first_synced_at)
       VALUES ('acme', 'api', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`.execute(db);
@@ -294,7 +298,7 @@ describe('migration 009-fleet', () => {
       { type: ANSWER, issueGithubId: 20, repositoryId: 2 },
     ]);
 
-    assert.deepEqual(await migrator.down(1), ['009-fleet']);
+    assert.deepEqual(await migrator.down(FROM_009.length), FROM_009);
     const repos = await sql<{ id: number; name: string; first_synced_at: string | null }>`SELECT id, name, first_synced_at FROM repositories ORDER BY id`.execute(db);
     assert.deepEqual(repos.rows.map((r) => [r.id, r.name]), [[1, 'api'], [2, 'web']], 'the discovered row stays, for the older build to list');
     const tables = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE name IN ('scope_cursors', 'issues_repository_updated')`.execute(db);

@@ -3,9 +3,15 @@ import { Command } from 'commander';
 import { describeBacklogPolicy } from '../domain/eligibility.js';
 import { describeLatency } from '../domain/fleet/capacity.js';
 import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
-import { SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import { INSTANCE_STALE_MS } from '../composition/instance-heartbeat.js';
+import { readDaemons, SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
 import { DETECTION_PATHS } from '../domain/fleet/types.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
+import { daemonsJson, describeDaemons } from './status-daemons.js';
+import { ago, count, fit, formatDuration, number, oneLine, pad } from './status-text.js';
+
+// `jobs` writes as `status` does.
+export { ago, fit, formatDuration, oneLine, pad };
 
 /** Human output is laid out for this many columns. */
 export const WIDTH = 80;
@@ -24,7 +30,7 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments, pause, fleet, detection] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause, fleet, detection, daemons] = await Promise.all([
           reader.repositories(now, config.github.repositories, {
             policy: config.github.issues.backlog,
             requiredLabel: config.github.issues.requiredLabel,
@@ -36,6 +42,7 @@ export function statusCommand(): Command {
           new SqlPauseStore(database.db).read(),
           reader.fleet(now),
           reader.detection(now),
+          readDaemons(database.db, now, { staleAfterMs: INSTANCE_STALE_MS }),
         ]);
         const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
         const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
@@ -46,6 +53,7 @@ export function statusCommand(): Command {
             repositories,
             rateLimit: rateLimit && rateLimitJson(rateLimit, now),
             queue,
+            daemons: daemonsJson(daemons),
             backlog,
             dispatcher: pause ? { paused: true, ...pause } : { paused: false },
             latestComments,
@@ -60,6 +68,7 @@ export function statusCommand(): Command {
           `rate limit  ${describeRateLimit(rateLimit, now)}`,
           `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
           ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
+          ...describeDaemons(daemons, now, WIDTH),
           `backlog     ${skipped} ${skipped === 1 ? 'issue' : 'issues'} skipped as backlog (github.issues.backlog: ${backlog.policy})`,
           ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
           ...(pause ? describePause(pause, now) : []),
@@ -256,54 +265,9 @@ export function describeDetection(detection: DetectionStatus, now: Date): string
   return lines;
 }
 
-function number(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-function count(n: number, one: string, many: string): string {
-  return `${number(n)} ${n === 1 ? one : many}`;
-}
-
 function describeCursor(repo: RepositoryStatus): string {
   if (!repo.validated) return 'not validated yet: `autosolve run` checks it before its first poll';
   if (!repo.cursor) return 'cursor  none yet: the first poll starts from the beginning';
   const { since, page, etag } = repo.cursor;
   return `cursor  since ${since ?? '(start)'}, page ${page}, etag ${etag ?? '-'}`;
-}
-
-// ---------------------------------------------------------------- formatting (shared with `jobs`)
-
-/** `41m`, `2h5m`, `3d4h`: at most two units, for narrow columns. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86_400) {
-    const minutes = Math.floor((s % 3600) / 60);
-    return `${Math.floor(s / 3600)}h${minutes ? `${minutes}m` : ''}`;
-  }
-  const hours = Math.floor((s % 86_400) / 3600);
-  return `${Math.floor(s / 86_400)}d${hours ? `${hours}h` : ''}`;
-}
-
-/** `3m ago`, or `in 3m` for a time still ahead. */
-export function ago(iso: string, now: Date): string {
-  const seconds = (now.getTime() - Date.parse(iso)) / 1000;
-  if (Number.isNaN(seconds)) return iso;
-  return seconds >= 0 ? `${formatDuration(seconds)} ago` : `in ${formatDuration(-seconds)}`;
-}
-
-/** Cuts text to `width` characters, ending with … when cut. */
-export function fit(text: string, width: number): string {
-  const chars = [...text];
-  return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
-}
-
-export function pad(text: string, width: number, right = false): string {
-  const gap = ' '.repeat(Math.max(0, width - [...text].length));
-  return right ? gap + text : text + gap;
-}
-
-export function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
 }

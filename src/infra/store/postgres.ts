@@ -5,7 +5,7 @@
  * connection. The password is never part of what is shown.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector, type DatabaseMetadata, type SchemaMetadata, type TableMetadata } from 'kysely';
 import { displayUrl } from '../../domain/scrub.js';
 import { DatabaseOpenError, type Database } from './database.js';
 import type { Schema } from './schema.js';
@@ -63,7 +63,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     connect: () => pool.connect().catch((error: unknown) => Promise.reject(asTransportFailure(error))),
     end: () => pool.end(),
   };
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: connecting }) });
+  const db = new Kysely<Schema>({ dialect: new OwnSchemaDialect({ pool: connecting }) });
   let closing: Promise<void> | undefined;
   return {
     engine: 'postgres',
@@ -75,6 +75,42 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
       return closing;
     },
   };
+}
+
+/**
+ * Kysely's PostgreSQL introspector reads every schema of the database, with
+ * functions that fail when another schema is dropped meanwhile (another
+ * installation, another test run). Its only user here is the migrator, asking
+ * whether its own tables exist: this one answers for the connection's schema.
+ */
+class OwnSchemaDialect extends PostgresDialect {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the dialect's own signature
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see OwnSchemaDialect
+  constructor(private readonly db: Kysely<any>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const rows = await sql<{ name: string }>`SELECT current_schema() AS name`.execute(this.db);
+    return rows.rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const rows = await sql<{ name: string; schema: string; kind: string }>`
+      SELECT c.relname AS name, n.nspname AS schema, c.relkind AS kind
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')`.execute(this.db);
+    // Columns are not needed by the migrator, the one caller.
+    return rows.rows.map((row) => ({ name: row.name, schema: row.schema, isView: row.kind === 'v' || row.kind === 'm', columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
 }
 
 /**

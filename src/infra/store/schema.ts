@@ -145,6 +145,19 @@ export interface GithubHoldsTable {
   updated_at: string;
 }
 
+/** A work unit only one daemon does at a time, and its lease (010). */
+export interface WorkLeasesTable {
+  /** `discovery`, `stream:<org>` or `repo:<repositoryId>`. */
+  unit: string;
+  /** The holding daemon's instance id; null while free. */
+  owner: string | null;
+  /** When the lease runs out unless renewed; a free unit keeps when it was released. */
+  expires_at: string | null;
+  acquired_at: string | null;
+  /** Acquisitions so far: each new holder increments it. */
+  fence: Generated<number>;
+}
+
 export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
@@ -154,6 +167,7 @@ export interface Schema {
   state: StateTable;
   setup_failures: SetupFailuresTable;
   instances: InstancesTable;
+  work_leases: WorkLeasesTable;
   github_writes: GithubWritesTable;
   github_holds: GithubHoldsTable;
 }

@@ -6,11 +6,12 @@
  * the server escapes every string, and the script only ever sets text nodes.
  */
 import { QUEUE_JOB_STATES } from '../../domain/ports.js';
+import { DAEMONS_CLIENT_SCRIPT, DAEMONS_STYLE, renderDaemons, type DashboardDaemons } from './dashboard-daemons.js';
 import { FLEET_CLIENT_SCRIPT, renderFleet, type DashboardFleet } from './dashboard-fleet.js';
 import { age, count, escapeHtml } from './dashboard-text.js';
 
 export { escapeHtml };
-export type { DashboardFleet };
+export type { DashboardDaemons, DashboardFleet };
 
 /** Where the dashboard gets its data; the composition root adapts the status reader to it. */
 export interface DashboardSource {
@@ -41,6 +42,8 @@ export interface DashboardSnapshot {
   moreRepositories?: number;
   /** The fleet and its detection; null (or absent) while there is nothing to say (no repository placed yet). */
   fleet?: DashboardFleet | null;
+  /** The daemons on this database and their work units; null (or absent) from a daemon that does not say. */
+  daemons?: DashboardDaemons | null;
   queue: { pending: number; running: number; done: number; dead: number };
   /** `resetAt` in Unix epoch seconds; null until GitHub has answered once. */
   rateLimit: { limit: number; remaining: number; resetAt: number } | null;
@@ -158,6 +161,7 @@ function renderMain(snapshot: DashboardSnapshot): string {
   return (
     renderPause(snapshot.dispatcherPause, now) +
     `<div class="cards">${renderQueue(snapshot.queue)}${renderRateLimit(snapshot.rateLimit, now)}</div>` +
+    renderDaemons(snapshot.daemons, now) +
     renderFleet(snapshot.fleet, now) +
     `<section id="repositories"><h2>Repositories</h2>${renderRepositories(snapshot.repositories, now)}${renderMore(snapshot.moreRepositories)}</section>` +
     `<section id="comments"><h2>Latest comments</h2>${renderComments(snapshot.latestComments, now)}</section>`
@@ -175,13 +179,13 @@ export function renderDashboard(snapshot: DashboardSnapshot, options: DashboardR
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>autosolve</title>
-<style nonce="${nonce}">${STYLE}</style>
+<style nonce="${nonce}">${STYLE}${DAEMONS_STYLE}</style>
 </head>
 <body>
 <header><h1>autosolve</h1>${ready}<span class="muted" id="updated">updated <time datetime="${escapeHtml(snapshot.generatedAt)}">${escapeHtml(stamp(snapshot.generatedAt))}</time></span><span id="stale" hidden>showing stale data: the last refresh failed</span></header>
 <main id="status">${renderMain(snapshot)}</main>
 <footer class="muted">Read-only. Refreshes every ${refreshMs % 1000 === 0 ? `${refreshMs / 1000} s` : `${refreshMs} ms`} · <a href="metrics">metrics</a> · <a href="api/status">JSON</a></footer>
-<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs)).replace('__FLEET__', () => FLEET_CLIENT_SCRIPT)}</script>
+<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs)).replace('__FLEET__', () => FLEET_CLIENT_SCRIPT).replace('__DAEMONS__', () => DAEMONS_CLIENT_SCRIPT)}</script>
 </body>
 </html>
 `;
@@ -293,6 +297,7 @@ const CLIENT_SCRIPT = `
       h('a', { href: 'api/status' }, ['JSON']), ' and ', h('code', {}, ['autosolve status --json']), ' list every one']);
   }
 __FLEET__
+__DAEMONS__
   function comments(list, now) {
     if (list.length === 0) return h('p', { 'class': 'muted' }, ['No comments posted yet.']);
     return h('ol', {}, list.map(function (c) {
@@ -314,7 +319,7 @@ __FLEET__
     var now = Date.parse(s.generatedAt);
     var main = document.getElementById('status');
     var banner = pause(s.dispatcherPause, now);
-    var parts = [h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]), fleet(s.fleet, now),
+    var parts = [h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]), daemons(s.daemons, now), fleet(s.fleet, now),
       h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now), more(s.moreRepositories)]),
       h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)])];
     main.replaceChildren.apply(main, (banner ? [banner] : []).concat(parts.filter(function (p) { return p !== null; })));
