@@ -93,7 +93,13 @@ export interface ScaleOutResources {
 
 export async function runScaleOut(options: ScaleOutOptions, track: (resources: ScaleOutResources) => void = () => undefined): Promise<ScaleOutResult> {
   const started = Date.now();
-  const say = (line: string): void => options.log?.(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`);
+  const progress: string[] = [];
+  const say = (line: string): void => {
+    const stamped = `${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s  ${line}`;
+    progress.push(stamped);
+    options.log?.(stamped);
+  };
+  let group: DaemonGroup | undefined;
   const count = options.repositories ?? 300;
   const rand = random(options.seed ?? 1);
   const width = String(count).length;
@@ -137,6 +143,7 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
       scheduler: { setupBudget: '60s', shutdownGrace: '5s' },
     });
     const daemons = new DaemonGroup(config.file, { cwd: dir.path, main: options.main });
+    group = daemons;
     cleanups.push(() => daemons.killAll());
     const feed = new IssueFeed(sim, names, rand);
     cleanups.push(() => feed.stop());
@@ -203,6 +210,10 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
       breaches: sim.breaches(),
       elapsedMs: Date.now() - started,
     };
+  } catch (error) {
+    // What happened until then, and what each daemon said last: the failure explains itself.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}\n\nprogress:\n${progress.join('\n')}\n\n${group?.tails() ?? ''}`, { cause: error });
   } finally {
     await cleanup();
   }
