@@ -115,7 +115,17 @@ export class FleetWiring {
   setupSteps(): GlobalSetupStep[] {
     if (this.#deps.config.github.organizations.length === 0) return [];
     const step = firstDiscovery(this.#discoveryDeps());
-    return [{ resource: step.resource, run: (signal) => (this.#deps.leases.holds(DISCOVERY_UNIT) ? step.run(signal) : Promise.resolve()) }];
+    return [
+      {
+        resource: step.resource,
+        run: async (signal) => {
+          if (!this.#deps.leases.holds(DISCOVERY_UNIT)) return;
+          await step.run(signal);
+          // Joined before anything listened: the others (started without these members) must reload them.
+          this.#units.changed();
+        },
+      },
+    ];
   }
 
   /** What the registry needs to build the fleet's detectors (src/schedule/registry.ts). */
