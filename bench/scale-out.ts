@@ -40,6 +40,8 @@ const CLAIMERS = option('claimers', 4);
 const POOL_SIZE = option('pool', 10);
 /** `--async-commit`: the throughput runs with synchronous_commit off, to show what the WAL flush per commit costs. */
 const ASYNC_COMMIT = process.argv.includes('--async-commit');
+/** Throughput runs per process count; the best counts. */
+const ROUNDS = option('rounds', 3);
 const HISTORY = 100_000;
 const LIVE = 2_000;
 const TARGET_THROUGHPUT = 2_000;
@@ -336,8 +338,19 @@ async function main(): Promise<void> {
     }
   }
 
+  // Alternate the two, several rounds, and keep each one's best (as bench/queue.ts does): the machine
+  // is shared, and a noisy neighbour should not decide the figures. A wrong count in any round counts.
+  const best = new Map<number, Throughput>();
+  const problems = new Map<number, string[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const processes of [1, 3]) {
+      const result = await throughput(processes);
+      problems.set(processes, [...(problems.get(processes) ?? []), ...result.problems.map((p) => `round ${round + 1}: ${p}`)]);
+      if (result.perSecond > (best.get(processes)?.perSecond ?? 0)) best.set(processes, result);
+    }
+  }
   for (const processes of [1, 3]) {
-    const result = await throughput(processes);
+    const result = { ...(best.get(processes) as Throughput), problems: problems.get(processes) ?? [] };
     const target = processes === 3 ? ` target >= ${TARGET_THROUGHPUT} jobs/s ${verdict(result.perSecond >= TARGET_THROUGHPUT)}` : '';
     if (processes === 3 && result.perSecond < TARGET_THROUGHPUT) missed = true;
     if (result.problems.length > 0) missed = true;
@@ -349,7 +362,7 @@ async function main(): Promise<void> {
   const latency = await claimLatency();
   lines.push(`claim latency      : p50 ${latency.p50.toFixed(2)} ms, p95 ${latency.p95.toFixed(2)} ms per claim of ${CLAIM_BATCH}, ${HISTORY.toLocaleString('en-US')} done jobs in the table (${latency.claims} claims)`);
   lines.push(
-    `(${JOBS.toLocaleString('en-US')} jobs per queue run, saves of ${SAVE}, claims of ${CLAIM_BATCH}, ${CLAIMERS} claimers and a pool of ${POOL_SIZE} per process` +
+    `(${JOBS.toLocaleString('en-US')} jobs per queue run, best of ${ROUNDS} rounds, saves of ${SAVE}, claims of ${CLAIM_BATCH}, ${CLAIMERS} claimers and a pool of ${POOL_SIZE} per process` +
       `${ASYNC_COMMIT ? ', synchronous_commit off' : ''})`,
   );
   console.log(`\n${lines.join('\n')}`);
