@@ -74,6 +74,7 @@ describe('scale-out: three daemons share a fleet of 300 repositories on PostgreS
   it('stops gracefully on SIGTERM, and the others take over its repositories', () => {
     assert.equal(result.stopped.exit.code, 0, result.stopped.exit.stderr.slice(-2_000));
     assert.ok(result.stopped.held > 0, 'the stopped daemon held no repository');
+    assert.equal(result.stopped.stillOwned, 0, 'lease rows still named the stopped daemon after it exited: a graceful stop releases every lease');
     assert.ok(result.stopped.ms !== null, `the ${result.stopped.held} repositories it held were not all polled again within 40 s`);
     for (const exit of result.finalExits) assert.equal(exit.code, 0, exit.stderr.slice(-2_000));
   });

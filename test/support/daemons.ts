@@ -116,9 +116,7 @@ function tail(daemon: Daemon): string {
 
 /** The repositories (owner/name) whose `repo:<id>` unit each daemon pid holds now, by pid; null without a work_leases table. */
 export async function leasesByPid(url: string): Promise<Map<number, string[]> | null> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const table = await client.query<{ found: string | null }>(`SELECT to_regclass('work_leases')::text AS found`);
     if (!table.rows[0]?.found) return null;
     const rows = await client.query<{ pid: number; repository: string }>(
@@ -132,6 +130,24 @@ export async function leasesByPid(url: string): Promise<Map<number, string[]> | 
     const held = new Map<number, string[]>();
     for (const row of rows.rows) held.set(Number(row.pid), [...(held.get(Number(row.pid)) ?? []), row.repository]);
     return held;
+  });
+}
+
+/** The instance id the daemon with this pid registered; undefined when it has no row. */
+export async function instanceOf(url: string, pid: number): Promise<string | undefined> {
+  return withClient(url, async (client) => (await client.query<{ id: string }>('SELECT id FROM instances WHERE pid = $1', [pid])).rows[0]?.id);
+}
+
+/** Lease rows that still name `instance` as their owner, expired or not. */
+export async function unitsOwnedBy(url: string, instance: string): Promise<number> {
+  return withClient(url, async (client) => Number((await client.query<{ owned: string }>('SELECT count(*) AS owned FROM work_leases WHERE owner = $1', [instance])).rows[0]?.owned ?? 0));
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
   } finally {
     await client.end();
   }

@@ -16,7 +16,7 @@ import pg from 'pg';
 import { COMMENT_MARKER } from '../../src/domain/entities.js';
 import type { SimBreach, SimIssueInput, Simulator } from '../../src/simulator/index.js';
 import { tempDir, writeFile, type CliResult } from './cli.js';
-import { DaemonGroup, leasesByPid } from './daemons.js';
+import { DaemonGroup, instanceOf, leasesByPid, unitsOwnedBy } from './daemons.js';
 import { daemonConfig, simulator, waitFor } from './daemon.js';
 import { createSchema, dropSchema, schemaUrl } from './engines.js';
 import { random } from './kill-campaign.js';
@@ -78,7 +78,8 @@ export interface ScaleOutResult {
   readonly gaps: readonly Gap[];
   readonly intervalMs: number;
   readonly killed: Handover & { readonly exit: CliResult };
-  readonly stopped: Handover & { readonly exit: CliResult };
+  /** `stillOwned`: lease rows naming the stopped daemon right after it exited (null: unknown, no leases or no registration). */
+  readonly stopped: Handover & { readonly exit: CliResult; readonly stillOwned: number | null };
   /** From the restart of the killed daemon until it held its share and had polled every one of it; null: not within STEP_DEADLINE_MS. */
   readonly rejoinedMs: number | null;
   readonly finalExits: readonly CliResult[];
@@ -182,9 +183,11 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
 
     // 4. SIGTERM another: it releases its leases, the others take them at the next heartbeat.
     const stoppedHeld = await heldBy(url, daemons.get('b').pid, fullNames);
+    const stoppedInstance = await instanceOf(url, daemons.get('b').pid);
     const termAt = Date.now();
     const termExit = await daemons.terminate('b');
-    const stopped = { ...(await handover(polls, stoppedHeld, termAt, Date.now())), exit: termExit };
+    const stillOwned = stoppedInstance === undefined || !stoppedHeld.fromLeases ? null : await unitsOwnedBy(url, stoppedInstance);
+    const stopped = { ...(await handover(polls, stoppedHeld, termAt, Date.now())), exit: termExit, stillOwned };
     say(`daemon b stopped (exit ${termExit.code}), holding ${stopped.held}; polled again after ${seconds(stopped.ms)}`);
 
     // 5. The issues stop; every labelled one is answered; the queue is empty.
