@@ -2,7 +2,7 @@
  * Versioned migrations with up and down, recorded in the database (Kysely's
  * Migrator and its kysely_migration table). The list below is the schema's history.
  */
-import { Migrator, NO_MIGRATIONS, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import { Migrator, NO_MIGRATIONS, sql, type DatabaseIntrospector, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/001-initial.js';
 import * as claimIndexes from './migrations/002-claim-indexes.js';
 import * as backlog from './migrations/003-backlog.js';
@@ -63,7 +63,8 @@ export class SchemaMigrator {
   get #migrator(): Promise<Migrator> {
     this.#made ??= (async () => {
       const schema = isPostgres(this.db) ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(this.db)).rows[0]?.schema : undefined;
-      return new Migrator({ db: this.db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) }, ...(schema ? { migrationTableSchema: schema } : {}) });
+      const db = schema ? ownSchemaOnly(this.db, schema) : this.db;
+      return new Migrator({ db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) }, ...(schema ? { migrationTableSchema: schema } : {}) });
     })();
     return this.#made;
   }
@@ -109,6 +110,37 @@ export class SchemaMigrator {
     const unknown = (applied as Array<{ name: string }>).map((r) => r.name).filter((n) => !(n in MIGRATIONS));
     if (unknown.length > 0) throw new SchemaTooNewError(this.path, unknown);
   }
+}
+
+/**
+ * Kysely's migrator asks whether its tables exist by listing every table of
+ * every schema, naming each schema to has_schema_privilege(): when another
+ * installation on the server (or a test) drops its schema meanwhile, the
+ * listing fails with "schema … does not exist". Here it is answered from the
+ * catalog for this connection's schema alone, which no name lookup can fail.
+ */
+function ownSchemaOnly(db: Kysely<Schema>, schema: string): Kysely<Schema> {
+  const introspection: DatabaseIntrospector = {
+    getSchemas: () => Promise.resolve([{ name: schema }]),
+    async getTables() {
+      const { rows } = await sql<{ name: string; kind: string }>`
+        SELECT c.relname AS name, c.relkind AS kind FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = ${schema} AND c.relkind IN ('r', 'p', 'v', 'm')`.execute(db);
+      return rows.map((row) => ({ name: row.name, schema, isView: row.kind === 'v' || row.kind === 'm', columns: [] }));
+    },
+    async getMetadata() {
+      return { tables: await this.getTables() };
+    },
+  };
+  // Kysely keeps its state in private fields: its methods run on the instance itself.
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function names(result: { error?: unknown; results?: MigrationResult[] }): string[] {
