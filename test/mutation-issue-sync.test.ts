@@ -1,6 +1,6 @@
 /**
  * The issue sync's one transaction (src/infra/store/issue-sync.ts and
- * issue-writes.ts), read back from the real SQLite file: what it stores, what
+ * issue-writes.ts), read back from the database on each engine: what it stores, what
  * counts as changed, which jobs it queues and which it never queues again.
  * Written for what a mutation run found untested (docs/mutation-testing.md).
  */
