@@ -15,7 +15,7 @@ import {
 import { runCli, tempDir, writeFile } from './support/cli.js';
 import { issue } from './support/issues.js';
 import { testEngines } from './support/engines.js';
-import { refuseInserts, relationExists } from './support/store.js';
+import { refuseInserts, relationExists, sharedDatabase } from './support/store.js';
 
 const ANSWER = 'answer';
 
@@ -330,6 +330,36 @@ for (const engine of await testEngines()) {
         { id: 1, source: 'configured', organization: null, dropped_at: null },
         { id: 2, source: 'configured', organization: null, dropped_at: null },
       ], 'up again: what the older build knew is configured');
+    });
+  });
+}
+
+// Several daemons on one database: PostgreSQL only, since one daemon owns an SQLite file
+// (src/infra/store/instances.ts) and SQLite runs one writer at a time.
+for (const engine of (await testEngines()).filter((e) => e.name === 'postgres')) {
+  describe(`SqlFleetStore, several daemons on ${engine.name}`, { skip: engine.skip }, () => {
+    let databases: Database[];
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ databases, cleanup } = await sharedDatabase(engine, 3));
+    });
+    afterEach(() => cleanup());
+
+    it('three daemons listing an organisation at once (each one’s setup does) all succeed, with one row per repository', async () => {
+      const repositories = new SqlRepositoryStore(databases[0]!.db);
+      const configured = await repositories.record({ owner: 'acme', name: 'api' }, { githubId: 1, owner: 'acme', name: 'api', private: false, htmlUrl: '' });
+      for (let round = 0; round < 5; round++) {
+        // Each round the organisation has five new repositories (and loses the oldest of the last round's).
+        const listing = [listed('acme', 'api', 1), ...Array.from({ length: 5 }, (_, i) => listed('acme', `r${round}-${i}`, 100 + round * 10 + i))];
+        const results = await Promise.all(databases.map((database) => new SqlFleetStore(database.db).syncOrganization('acme', listing)));
+        const expected = listing.map((r) => `${r.owner}/${r.name}`).sort();
+        for (const result of results) assert.deepEqual(names(result.members), expected, `round ${round}: every daemon sees the whole organisation`);
+        assert.deepEqual(names(results.flatMap((r) => r.added)), expected.filter((n) => n !== 'acme/api'), `round ${round}: each new repository added by one daemon`);
+        assert.equal(results.flatMap((r) => r.dropped).length, round === 0 ? 0 : 5, `round ${round}: each repository gone dropped by one daemon`);
+      }
+      const rows = await databases[0]!.db.selectFrom('repositories').select(['github_id']).where('dropped_at', 'is', null).orderBy('github_id').execute();
+      assert.deepEqual(rows.map((r) => r.github_id), [1, 140, 141, 142, 143, 144]);
+      assert.deepEqual((await new SqlFleetStore(databases[1]!.db).members()).map((m) => [m.repositoryId, m.source])[0], [configured, 'configured']);
     });
   });
 }

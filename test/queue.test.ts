@@ -4,8 +4,9 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { QueueJob } from '../src/domain/ports.js';
 import type { Database } from '../src/infra/store/index.js';
-import { openDatabase, SchemaMigrator, SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore } from '../src/infra/store/index.js';
+import { SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore } from '../src/infra/store/index.js';
 import { testEngines } from './support/engines.js';
+import { sharedDatabase } from './support/store.js';
 import { issue } from './support/issues.js';
 
 const DISPATCH = 'dispatch';
@@ -126,14 +127,7 @@ for (const engine of await testEngines()) {
     let databases: Database[];
     let cleanup: () => Promise<void>;
     beforeEach(async () => {
-      const blank = await engine.blank();
-      databases = [];
-      cleanup = async () => {
-        for (const database of databases) await database.close();
-        await blank.cleanup();
-      };
-      for (let i = 0; i < 3; i++) databases.push(await openDatabase(blank.target));
-      await new SchemaMigrator(databases[0]!.db, databases[0]!.path).up();
+      ({ databases, cleanup } = await sharedDatabase(engine, 3));
     });
     afterEach(() => cleanup());
 

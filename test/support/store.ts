@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase, SchemaMigrator, type Database } from '../../src/infra/store/index.js';
 import { tempDir } from './cli.js';
+import type { TestEngine } from './engines.js';
 
 export async function freshDatabase(): Promise<{ database: Database; dir: string; cleanup: () => Promise<void> }> {
   const dir = tempDir('autosolve-db-');
@@ -39,4 +40,25 @@ export async function relationExists(database: Database, name: string): Promise<
       ? sql<{ found: number }>`SELECT 1 AS found WHERE to_regclass(${name}) IS NOT NULL`
       : sql<{ found: number }>`SELECT 1 AS found FROM sqlite_master WHERE name = ${name}`;
   return (await query.execute(database.db)).rows.length > 0;
+}
+
+/**
+ * `count` connections to one fresh, migrated database, as that many daemons
+ * have (on PostgreSQL, a pool each); `cleanup` closes them all and drops it.
+ */
+export async function sharedDatabase(engine: TestEngine, count: number): Promise<{ databases: Database[]; cleanup: () => Promise<void> }> {
+  const blank = await engine.blank();
+  const databases: Database[] = [];
+  const cleanup = async () => {
+    for (const database of databases) await database.close();
+    await blank.cleanup();
+  };
+  try {
+    for (let i = 0; i < count; i++) databases.push(await openDatabase(blank.target));
+    await new SchemaMigrator(databases[0]!.db, databases[0]!.path).up();
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { databases, cleanup };
 }
