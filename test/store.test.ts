@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Database } from '../src/infra/store/index.js';
-import { SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore } from '../src/infra/store/index.js';
+import { SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore, SqlScopeSyncStore } from '../src/infra/store/index.js';
 import { testEngines } from './support/engines.js';
-import { refuseInserts } from './support/store.js';
+import { refuseInserts, sharedDatabase } from './support/store.js';
 import { issue } from './support/issues.js';
 
 const DISPATCH = 'dispatch';
@@ -110,6 +110,40 @@ for (const engine of await testEngines()) {
       assert.ok(claimed);
       await queue.complete(claimed, { outcome: 'not-eligible' });
       assert.equal((await sync.save(repoA, [issue(3, { updatedAt: '2026-05-01T00:00:00Z' })], cursor, want)).enqueued, 1);
+    });
+  });
+}
+
+// Several daemons on one database: PostgreSQL only, since one daemon owns an SQLite file
+// (src/infra/store/instances.ts) and SQLite runs one writer at a time.
+for (const engine of (await testEngines()).filter((e) => e.name === 'postgres')) {
+  describe(`issue writes, several daemons on ${engine.name}`, { skip: engine.skip }, () => {
+    let databases: Database[];
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ databases, cleanup } = await sharedDatabase(engine, 2));
+    });
+    afterEach(() => cleanup());
+
+    it('an organisation’s stream and a repository’s walk storing the same issues at once, in opposite orders, both succeed and queue each issue once', async () => {
+      const [one, two] = databases as [Database, Database];
+      const repo = await new SqlRepositoryStore(one.db).record({ owner: 'acme', name: 'api' }, { githubId: 1, owner: 'acme', name: 'api', private: false, htmlUrl: '' });
+      const stream = new SqlScopeSyncStore(one.db, { maxAttempts: 3 });
+      const walk = new SqlIssueSyncStore(two.db, { maxAttempts: 3 });
+      const COUNT = 300;
+      const cursor = { since: null, page: 1, etag: null };
+      for (let round = 0; round < 3; round++) {
+        const issues = Array.from({ length: COUNT }, (_, i) => issue(i + 1, { updatedAt: `2026-01-0${round + 1}T00:00:00Z` }));
+        const reversed = [...issues].reverse();
+        const [streamed, walked] = await Promise.all([
+          stream.save('org:acme', issues.map((i) => ({ repositoryId: repo, issue: i })), cursor, issues.map((i) => ({ type: DISPATCH, issueGithubId: i.githubId, repositoryId: repo }))),
+          walk.save(repo, reversed, cursor, reversed.map((i) => ({ type: DISPATCH, issueGithubId: i.githubId }))),
+        ]);
+        assert.equal(streamed.changed + walked.changed, COUNT, `round ${round}: each change stored once`);
+        assert.equal(streamed.enqueued + walked.enqueued, round === 0 ? COUNT : 0, `round ${round}: each issue queued once, then coalesced`);
+      }
+      const jobs = await one.db.selectFrom('jobs').select(['issue_github_id', 'state']).orderBy('issue_github_id').execute();
+      assert.deepEqual(jobs, Array.from({ length: COUNT }, (_, i) => ({ issue_github_id: i + 1, state: 'pending' })));
     });
   });
 }
