@@ -6,6 +6,7 @@ import type { Simulator } from '../src/simulator/index.js';
 import { runCli, tempDir } from './support/cli.js';
 import { daemonConfig, inspectDatabase, simulator } from './support/daemon.js';
 import { testEngines } from './support/engines.js';
+import { sharedDatabase } from './support/store.js';
 
 // The CLI on an SQLite file, as a configuration edit meets it; the store below runs on each engine.
 describe('repositories are identified by GitHub’s id', () => {
@@ -109,6 +110,27 @@ for (const engine of await testEngines()) {
         { repository_id: 1, topic: 'issues' },
         { repository_id: 1, topic: 'other' },
       ]);
+    });
+  });
+}
+
+// Several daemons on one database: PostgreSQL only, since one daemon owns an SQLite file (src/infra/store/instances.ts).
+for (const engine of (await testEngines()).filter((e) => e.name === 'postgres')) {
+  describe(`SqlRepositoryStore.record, several daemons on ${engine.name}`, { skip: engine.skip }, () => {
+    let databases: Database[];
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ databases, cleanup } = await sharedDatabase(engine, 3));
+    });
+    afterEach(() => cleanup());
+
+    it('three daemons validating the same repository at once (each one’s setup does) get one row, and its setup failure is cleared', async () => {
+      await new SqlRepositoryStore(databases[0]!.db).recordSetupFailure({ owner: 'acme', name: 'api' }, 'GitHub answered 502');
+      const ids = await Promise.all(databases.map((database) => new SqlRepositoryStore(database.db).record({ owner: 'acme', name: 'api' }, remote('acme', 'api'))));
+      assert.equal(new Set(ids).size, 1, `one row: ${ids.join(', ')}`);
+      const rows = await databases[0]!.db.selectFrom('repositories').select(['id', 'owner', 'name']).execute();
+      assert.deepEqual(rows, [{ id: ids[0], owner: 'acme', name: 'api' }]);
+      assert.deepEqual(await databases[0]!.db.selectFrom('setup_failures').selectAll().execute(), []);
     });
   });
 }
