@@ -1,8 +1,8 @@
 /**
  * The composition root: builds every object once, by hand, from the validated
  * configuration. The only module that knows everything; the small adapters it
- * needs (hook fan-out, executor settings, the throttle's persisted write
- * history and hold logging, the instance heartbeat, the rate-limit recorder)
+ * needs (hook fan-out, executor settings, the GitHub budget shared across
+ * daemons and hold logging, the instance heartbeat, the rate-limit recorder)
  * are in src/composition/.
  */
 import type { Logger } from 'pino';
@@ -19,6 +19,7 @@ import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
 import { createExecutor } from './infra/ai/index.js';
 import {
   currentInstance,
+  isPostgres,
   openDatabase,
   SchemaMigrator,
   SqlBacklogStore,
@@ -31,6 +32,8 @@ import {
   SqlRepositoryStore,
   SqlScopeSyncStore,
   SqlStateStore,
+  SqlCredentialBudget,
+  SqlWorkLeaseStore,
   type Database,
 } from './infra/store/index.js';
 import { withLogContext } from './infra/telemetry/logger.js';
@@ -47,7 +50,8 @@ import { FleetWiring } from './composition/fleet.js';
 import { fanOut, mergeHooks } from './composition/observers.js';
 import { RateLimitRecorder } from './composition/rate-limit-recorder.js';
 import { logLongHold } from './composition/throttle-holds.js';
-import { writeHistoryIn } from './composition/write-history.js';
+import { credentialOf, SharedBudget } from './composition/shared-budget.js';
+import { WorkLeases } from './composition/work-leases.js';
 
 /** How often the dispatcher looks at the queue. */
 const DISPATCH_INTERVAL_MS = 5_000;
@@ -97,9 +101,11 @@ export class App {
     private readonly entries: ReturnType<typeof registry>,
     private readonly repositories: SqlRepositoryStore,
     private readonly rateLimitRecorder: RateLimitRecorder,
+    private readonly sharedBudget: SharedBudget,
     private readonly observability: Observability | undefined,
     private readonly instance: InstanceHeartbeat,
     private readonly fleet: FleetWiring,
+    private readonly leases: WorkLeases,
     private readonly tally: DispatchTally,
     /** Aborts (its reason an InstanceLostError) when another daemon took this one's registration over: stop at once. */
     readonly registrationLost: AbortSignal,
@@ -111,7 +117,8 @@ export class App {
       onIdleError: (error) => log.warn({ error: error.message }, 'a database connection failed while idle; reconnecting on next use'),
     });
     const identity = currentInstance();
-    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
+    // On PostgreSQL any number of daemons share the database (and the fleet, by work leases); a SQLite file has one.
+    const instances = new SqlInstanceRegistry(database.db, identity, { version: VERSION, staleAfterMs: INSTANCE_STALE_MS, shared: isPostgres(database.db) });
     let observability: Observability | undefined;
     let registered = false;
     try {
@@ -133,6 +140,8 @@ export class App {
     const queue = new SqlJobQueue(db, { retryDelayMs: config.ai.retryDelay, owner: identity });
     const state = new SqlStateStore(db);
     const rateLimitRecorder = new RateLimitRecorder(state, log);
+    // One budget per token across every daemon on this database (and every run).
+    const sharedBudget = new SharedBudget(new SqlCredentialBudget(db, credentialOf(config.github.token), identity.id), log);
     const github = new GitHubClient({
       baseUrl: config.github.baseUrl,
       token: config.github.token,
@@ -148,14 +157,16 @@ export class App {
         ...(hooks.writeMinIntervalMs === undefined ? {} : { writeMinIntervalMs: hooks.writeMinIntervalMs }),
         ...(hooks.writeBudget?.perMinute === undefined ? {} : { writesPerMinute: hooks.writeBudget.perMinute }),
         ...(hooks.writeBudget?.perHour === undefined ? {} : { writesPerHour: hooks.writeBudget.perHour }),
-        writeHistory: writeHistoryIn(state, log),
+        sharedWrites: sharedBudget.writes,
       },
       telemetry: fanOut<GitHubTelemetry>(hooks.githubTelemetry, {
         onRateLimit: (info) => rateLimitRecorder.seen(info),
         onWait: (info) => logLongHold(log, info),
+        onHold: (info) => sharedBudget.learnt(info),
       }),
     });
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
+    const leases = new WorkLeases({ store: new SqlWorkLeaseStore(db, identity.id), instances, log });
     const pauseStore = new SqlPauseStore(db);
     const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
@@ -174,6 +185,7 @@ export class App {
       scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
       state,
       log,
+      leases,
       // Configured repositories are reconciled in setup; discovered ones when the fleet starts.
       backlogReconciler: backlogReconciler(backlogSettings),
       onEnqueued: () => jobsQueued.ring(),
@@ -232,7 +244,8 @@ export class App {
       around: (job, pass) => withLogContext({ job: job.name, ...(job.repository ? { repository: fullName(job.repository) } : {}) }, pass),
       ...(hooks.schedulerObserver ? { observer: hooks.schedulerObserver } : {}),
     });
-    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, observability, instance, fleet, tally, lost.signal);
+    await sharedBudget.start(github);
+    const app = new App(config, database, queue, log, scheduler, entries, repositories, rateLimitRecorder, sharedBudget, observability, instance, fleet, leases, tally, lost.signal);
     if (observability) {
       try {
         app.httpUrl = await observability.start(() => app.health());
@@ -250,6 +263,8 @@ export class App {
   health(): { alive: boolean; ready: boolean; detail?: string } {
     switch (this.#state) {
       case 'working': {
+        const loss = this.instance.databaseLoss;
+        if (loss) return { alive: true, ready: false, detail: `the database does not answer since ${loss.since}: ${loss.error}` };
         const pause = this.tally.pause;
         if (pause) return { alive: true, ready: false, detail: `the dispatcher is paused (${pause.reason}) since ${pause.since}: ${pause.message}` };
         return { alive: true, ready: true };
@@ -278,6 +293,9 @@ export class App {
     const discovering = organizations.length === 0 ? '' : ` and discovering the repositories of ${organizations.join(', ')}`;
     this.log.info({ repositories: configured.length, organizations, jobs: thePlan.workNames }, `setup: validating ${configured.length} repositories${discovering}`);
     const setupStarted = Date.now();
+    // This daemon's share of the work units is taken before setup: the first discovery runs on the holder of `discovery`.
+    await this.leases.ensure(this.fleet.singletonUnits());
+    await this.leases.start();
     const setupJobs = [...thePlan.setup, ...this.fleet.setupSteps().map((step) => globalSetupJob(step, 'github.organizations'))];
     await this.scheduler.setup(setupJobs, signal).catch((error: unknown) => {
       // The scheduler knows the network failed, not where GitHub was looked for.
@@ -318,7 +336,10 @@ export class App {
     this.#closing ??= (async () => {
       await this.observability?.close();
       await this.fleet.stop();
+      // Before the registration goes: the other daemons take the units at their next heartbeat.
+      await this.leases.stop();
       await this.rateLimitRecorder.flush();
+      await this.sharedBudget.stop();
       await this.instance.stop();
       await this.database.close();
     })();

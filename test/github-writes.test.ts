@@ -1,14 +1,18 @@
 /**
  * The write side of the GitHub throttle: the `beforeWrite` check that runs
  * once a comment is let through, and a write budget that outlives the client
- * (a WriteHistory port; the SQLite one is exercised end to end in
- * test/write-budget-restart.test.ts).
+ * (a SharedWriteBudget in the database; end to end in
+ * test/write-budget-restart.test.ts, across daemons in test/shared-budget.test.ts).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { hasMarker } from '../src/domain/comment.js';
-import { GitHubClient, type GitHubTelemetry, type ThrottleOptions, type WriteHistory } from '../src/infra/github/index.js';
+import { credentialOf, SharedBudget } from '../src/composition/shared-budget.js';
+import { GitHubClient, type GitHubTelemetry, type ThrottleOptions } from '../src/infra/github/index.js';
+import { SqlCredentialBudget } from '../src/infra/store/index.js';
+import { createLogger } from '../src/infra/telemetry/logger.js';
 import { type Simulator, startSimulator } from '../src/simulator/index.js';
+import { freshDatabase } from './support/store.js';
 import { type VirtualTime, virtualTime } from './support/virtual-time.js';
 
 const TOKEN = 'ghp_writeTestToken0000000000000000000000';
@@ -44,17 +48,6 @@ function clientFor(sim: Simulator, throttle: Partial<ThrottleOptions>, clock?: V
   });
 }
 
-/** What a WriteHistory holds between two clients: like the database between two processes. */
-function memoryHistory(): WriteHistory & { saved: number[] } {
-  const history = {
-    saved: [] as number[],
-    load: async () => [...history.saved],
-    save: async (starts: readonly number[]) => {
-      history.saved = [...starts];
-    },
-  };
-  return history;
-}
 
 const signal = (): AbortSignal => new AbortController().signal;
 const posts = (sim: Simulator) => sim.requests.filter((r) => r.method === 'POST');
@@ -156,23 +149,36 @@ void describe('write budget across restarts', () => {
   void it('a new client sharing the write history keeps to the per-hour and per-minute budget of the one before it', async () => {
     const clock = virtualTime(START);
     const sim = await start(clock.now);
-    const history = memoryHistory();
-    const budget = { writeMinIntervalMs: 0, writesPerMinute: 2, writesPerHour: 3, writeHistory: history };
+    const store = await freshDatabase();
+    const log = createLogger({ debug: false, level: 'silent' });
+    // Each process its own client and registration, the same database.
+    const budget = (run: string) => ({
+      writeMinIntervalMs: 0,
+      writesPerMinute: 2,
+      writesPerHour: 3,
+      sharedWrites: new SharedBudget(new SqlCredentialBudget(store.database.db, credentialOf(TOKEN), run), log, { now: clock.now }).writes,
+    });
 
-    const first = clientFor(sim, budget, clock);
+    const first = clientFor(sim, budget('run-1'), clock);
     await first.createComment(REPO, 1, 'one', signal());
     await first.createComment(REPO, 1, 'two', signal());
     // A restart: a new process, a new client, the same database.
-    const second = clientFor(sim, budget, clock);
+    const second = clientFor(sim, budget('run-2'), clock);
     await second.createComment(REPO, 1, 'three', signal());
-    const third = clientFor(sim, budget, clock);
+    const third = clientFor(sim, budget('run-3'), clock);
     await third.createComment(REPO, 1, 'four', signal());
+    const kept = await store.database.db.selectFrom('github_writes').select('at').orderBy('at').execute();
+    await store.cleanup();
 
     assert.deepEqual(
       posts(sim).map((r) => r.startedAt - START),
       [0, 0, 60_000, 3_600_000],
       'the third write waited for the minute, the fourth for the hour',
     );
-    assert.deepEqual(history.saved, [START + 60_000, START + 3_600_000], 'the saved history keeps only the last hour');
+    assert.deepEqual(
+      kept.map((row) => Number(row.at)),
+      [START + 60_000, START + 3_600_000],
+      'the database keeps only the last hour',
+    );
   });
 });

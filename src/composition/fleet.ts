@@ -5,10 +5,18 @@
  * the capacity projection that stretches the intervals, made again every
  * minute from the response times the governor measured and shown in `status`,
  * the dashboard and the metrics.
+ *
+ * Work is shared by leases (decision 010): the walk runner walks a member only
+ * while this daemon holds its `repo:<id>` unit, the sweeper sweeps only those,
+ * and discovery and each organisation's stream run on the daemon holding their
+ * unit. Every daemon keeps the whole membership in memory (a stream stores the
+ * issues of every member of its organisation), reloaded when another changed it
+ * (src/composition/fleet-units.ts).
  */
 import type { Config } from '../config/schema.js';
 import { fullName, type Partition } from '../domain/entities.js';
 import { projectCapacity, type Capacity } from '../domain/fleet/capacity.js';
+import { DISCOVERY_UNIT, repositoryOfUnit, repositoryUnit } from '../domain/fleet/lease-share.js';
 import { Fleet, type FleetMember } from '../domain/fleet/fleet.js';
 import type { PathPolicy } from '../domain/fleet/paths.js';
 import type { FleetIntervals } from '../domain/fleet/sweep-schedule.js';
@@ -24,6 +32,8 @@ import { FLEET_CAPACITY_STATE_KEY, type SqlFleetStore, type SqlScopeSyncStore, t
 import type { WorkJob } from '../schedule/planner.js';
 import type { TaskDependencies } from '../schedule/registry.js';
 import type { WalkRunner } from '../schedule/walk-runner.js';
+import { FleetUnits } from './fleet-units.js';
+import type { WorkLeases } from './work-leases.js';
 
 // The key and shape live with the status reader that reads them back.
 export { FLEET_CAPACITY_STATE_KEY, type StoredCapacity };
@@ -41,6 +51,8 @@ export interface FleetWiringDeps {
   readonly scopes: SqlScopeSyncStore;
   readonly state: SqlStateStore;
   readonly log: Log;
+  /** This daemon's work units: which members it walks and sweeps, whether it runs discovery and which streams. */
+  readonly leases: WorkLeases;
   /** Brings the unanswered issues of discovered members in line with github.issues.backlog and ai.dryRun at start. */
   readonly backlogReconciler?: RepositorySetupSpec;
   /** Rung after a stream page queued jobs (wakes the dispatcher). */
@@ -64,18 +76,46 @@ export class FleetWiring {
   #pathsPending = false;
   /** Organisations (lower case) whose stream failed for good: their members are swept. */
   readonly #unavailableStreams = new Set<string>();
+  readonly #units: FleetUnits;
 
   constructor(deps: FleetWiringDeps) {
     this.#deps = deps;
     this.#organizations = new Set(deps.config.github.organizations.map((org) => org.name.toLowerCase()));
-    this.fleet = new Fleet({ intervals: () => this.intervals(), policy: () => this.#policy() });
+    this.fleet = new Fleet({ intervals: () => this.intervals(), policy: () => this.#policy(), sweeps: (id) => this.#holdsMember(id) });
     this.#capacity = this.#project(this.fleet.counts());
     this.#walkCapacity = this.#capacity.walkFits;
+    this.#units = new FleetUnits({
+      leases: deps.leases,
+      fleet: this.fleet,
+      state: deps.state,
+      scopes: deps.scopes,
+      log: deps.log,
+      members: () => this.#members(),
+      streamed: () => (this.#streaming() ? deps.config.github.organizations.map((org) => org.name) : []),
+      discovers: deps.config.github.organizations.length > 0,
+    });
+    deps.leases.subscribe({
+      acquired: (units) => this.#acquired(units),
+      lost: (units) => this.#lost(units),
+      // Before start the members are not loaded: nothing to follow yet.
+      ticked: () => (this.#walks ? this.#units.ticked() : Promise.resolve()),
+    });
   }
 
-  /** The first discovery, a setup step; none without organisations. */
+  /** The units every daemon of this configuration shares besides the members: discovery, one per organisation streamed. */
+  singletonUnits(): string[] {
+    return this.#units.singletons();
+  }
+
+  /**
+   * The first discovery, a setup step; none without organisations. Only the
+   * daemon holding `discovery` lists (two listing at once would insert the same
+   * repositories twice); the others load the members it recorded.
+   */
   setupSteps(): GlobalSetupStep[] {
-    return this.#deps.config.github.organizations.length === 0 ? [] : [firstDiscovery(this.#discoveryDeps())];
+    if (this.#deps.config.github.organizations.length === 0) return [];
+    const step = firstDiscovery(this.#discoveryDeps());
+    return [{ resource: step.resource, run: (signal) => (this.#deps.leases.holds(DISCOVERY_UNIT) ? step.run(signal) : Promise.resolve()) }];
   }
 
   /** What the registry needs to build the fleet's detectors (src/schedule/registry.ts). */
@@ -101,6 +141,7 @@ export class FleetWiring {
       ...(organizations.length > 0 ? { discovery: this.#discoveryDeps() } : {}),
       ...(this.#streaming() ? { streams: { deps: stream, organizations } } : {}),
       sweeper: { github, store, fleet: this.fleet, interval: SWEEP_LOOK_MS, batchSize: config.github.fleet.sweepBatch, log },
+      holds: (unit) => this.#deps.leases.holds(unit),
     };
   }
 
@@ -118,7 +159,9 @@ export class FleetWiring {
   async start(runner: WalkRunner, jobsFor: (partition: Partition) => WorkJob[], signal: AbortSignal): Promise<void> {
     this.#walks = { runner, jobsFor };
     const { store } = this.#deps;
-    const configured = new Set(this.#deps.config.github.repositories.map((repo) => fullName(repo).toLowerCase()));
+    const configured = this.#configured();
+    // Read first: a change another daemon makes while the members load is reloaded at the next heartbeat.
+    await this.#units.loading();
     const stored = await store.members();
     const entries = stored.filter((entry) => this.#wanted(entry, configured));
     // Discovered in an organisation no longer configured: they leave, so status stops counting them.
@@ -129,17 +172,29 @@ export class FleetWiring {
     // How many can be walked is settled before the paths are chosen (it does not depend on the walks).
     this.#walkCapacity = this.#project(this.fleet.counts()).walkFits;
     this.fleet.subscribe({
-      added: (member) => this.#upsert(member),
-      removed: (member) => runner.remove(member.partition.repositoryId),
+      added: (member) => {
+        this.#units.joined(member.partition.repositoryId);
+        this.#upsert(member);
+      },
+      removed: (member) => {
+        this.#units.left(member.partition.repositoryId);
+        runner.remove(member.partition.repositoryId);
+      },
       pathChanged: (member) => {
         this.#upsert(member);
         this.#savePaths();
       },
-      renamed: (member) => this.#upsert(member),
+      renamed: (member) => {
+        this.#units.changed();
+        this.#upsert(member);
+      },
       nudged: (member) => runner.nudge(member.partition.repositoryId),
     });
     this.fleet.load(entries, await store.watermarks());
-    // The first discovery (in setup) joined members before anything listened: hand every member over.
+    // Every member has its unit (the first discovery joined some before anything listened), and this
+    // daemon takes its share now: the first walks (and `run --once`) need the units.
+    await this.#units.sync();
+    await this.#deps.leases.tick();
     for (const member of this.fleet.members()) this.#upsert(member);
     const unjoined = this.fleet.unjoined();
     if (unjoined.length > 0) {
@@ -200,17 +255,50 @@ export class FleetWiring {
     return this.#capacity;
   }
 
-  /** Stops the projection's timer and waits for the paths being recorded. */
+  /** Stops the projection's timer and waits for the paths and units being recorded. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#pathsSaving;
+    await this.#units.flush();
   }
 
+  /** Walked (and swept) here only while this daemon holds the member's unit. */
   #upsert(member: FleetMember): void {
     const walks = this.#walks;
-    if (!walks) return;
+    if (!walks || !this.#holdsMember(member.partition.repositoryId)) return;
     const interval = this.fleet.walkIntervalOf(member);
     for (const job of walks.jobsFor(member.partition)) walks.runner.upsert(member.partition.repositoryId, job, interval);
+  }
+
+  #holdsMember(repositoryId: number): boolean {
+    return this.#deps.leases.holds(repositoryUnit(repositoryId));
+  }
+
+  #acquired(units: readonly string[]): void {
+    for (const unit of units) {
+      const id = repositoryOfUnit(unit);
+      const member = id === undefined ? undefined : this.fleet.byRepositoryId(id);
+      // A member not loaded here yet is handed over when the reload adds it.
+      if (member) this.#upsert(member);
+    }
+  }
+
+  #lost(units: readonly string[]): void {
+    for (const unit of units) {
+      const id = repositoryOfUnit(unit);
+      if (id !== undefined) this.#walks?.runner.remove(id);
+    }
+  }
+
+  /** The members the configuration wants, as the store holds them now (another daemon changed them). */
+  async #members(): Promise<{ entries: FleetEntry[]; watermarks: Map<number, string> }> {
+    const configured = this.#configured();
+    const entries = (await this.#deps.store.members()).filter((entry) => this.#wanted(entry, configured));
+    return { entries, watermarks: await this.#deps.store.watermarks() };
+  }
+
+  #configured(): Set<string> {
+    return new Set(this.#deps.config.github.repositories.map((repo) => fullName(repo).toLowerCase()));
   }
 
   /** A configured row still configured, or a discovered one of an organisation still listed. */

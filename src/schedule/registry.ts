@@ -2,6 +2,8 @@
  * The manifest: every task autosolve runs, its phase and its scope, in one
  * readable list. Adding a worker is one new file and one line here.
  */
+import { DISCOVERY_UNIT, streamUnit } from '../domain/fleet/lease-share.js';
+import type { GlobalWorkerSpec } from '../domain/spec.js';
 import { discovery, type DiscoveryDeps } from '../domain/tasks/global/discovery.js';
 import { dispatcher, type DispatcherDeps } from '../domain/tasks/global/dispatcher.js';
 import { scopeStream, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
@@ -21,6 +23,8 @@ export interface TaskDependencies {
     readonly discovery?: DiscoveryDeps;
     readonly streams?: { readonly deps: ScopeStreamDeps; readonly organizations: readonly string[] };
     readonly sweeper: SweeperDeps;
+    /** Whether this daemon holds a work unit (discovery, `stream:<org>`); a pass of a detector whose unit it does not hold does nothing. Default: holds all. */
+    readonly holds?: (unit: string) => boolean;
   };
 }
 
@@ -29,9 +33,15 @@ export function registry(deps: TaskDependencies): RegistryEntry[] {
     setupPerRepository(repositoryValidator(deps.repositoryValidator)),
     setupPerRepository(backlogReconciler(deps.backlogReconciler)),
     workPerRepository(issuePoller(deps.issuePoller)),
-    ...(deps.fleet.discovery ? [workGlobal(discovery(deps.fleet.discovery))] : []),
-    ...(deps.fleet.streams?.organizations ?? []).map((org) => workGlobal(scopeStream(deps.fleet.streams!.deps, org))),
+    ...(deps.fleet.discovery ? [workGlobal(whileHeld(discovery(deps.fleet.discovery), DISCOVERY_UNIT, deps.fleet.holds))] : []),
+    ...(deps.fleet.streams?.organizations ?? []).map((org) => workGlobal(whileHeld(scopeStream(deps.fleet.streams!.deps, org), streamUnit(org), deps.fleet.holds))),
     workGlobal(sweeper(deps.fleet.sweeper)),
     workGlobal(dispatcher(deps.dispatcher)),
   ];
+}
+
+/** Another daemon does the work of a unit this one does not hold (decision 010). */
+function whileHeld(spec: GlobalWorkerSpec, unit: string, holds: ((unit: string) => boolean) | undefined): GlobalWorkerSpec {
+  if (!holds) return spec;
+  return { ...spec, work: (signal, stopping) => (holds(unit) ? spec.work(signal, stopping) : Promise.resolve()) };
 }

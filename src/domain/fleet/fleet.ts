@@ -58,6 +58,8 @@ export interface FleetOptions {
   readonly intervals: () => FleetIntervals;
   /** The current path policy: detection mode, working streams, walk capacity. */
   readonly policy: () => PathPolicy;
+  /** Whether this daemon sweeps the member (it holds the member's work unit). Default: every member. */
+  readonly sweeps?: (repositoryId: number) => boolean;
   /** Default Date.now. */
   readonly now?: () => number;
 }
@@ -229,7 +231,9 @@ export class Fleet {
    * half an hour cost full batches, not one query per handful.
    */
   dueForSweep(now: number, limit: number, fillTo = 1): FleetMember[] {
-    return pickDue(this.#byId.values(), now, limit, fillTo);
+    const sweeps = this.#options.sweeps;
+    const members = sweeps ? [...this.#byId.values()].filter((member) => sweeps(member.partition.repositoryId)) : this.#byId.values();
+    return pickDue(members, now, limit, fillTo);
   }
 
   /** What a sweep found for the member: nudge it, move it, or have it dropped; then schedule its next sweep. */

@@ -114,7 +114,9 @@ function isMutation(query: string): boolean {
 }
 
 interface PointsBudget {
-  readonly limit: number | undefined;
+  /** The whole credential's points a minute; this daemon's limit is its share of them. */
+  readonly base: number | undefined;
+  limit: number | undefined;
   /** Starts of the last minute, oldest first. */
   readonly spends: Array<{ at: number; points: number }>;
   /** The earliest the next request may start: each one pushes it by its share of the minute, so starts come evenly. */
@@ -129,8 +131,11 @@ interface PrimaryState {
 
 export class BudgetGovernor {
   private readonly points: Record<BudgetKind, PointsBudget>;
-  private readonly cpuMsPerMinute: number | undefined;
+  private readonly cpuBase: number | undefined;
+  private cpuMsPerMinute: number | undefined;
   private readonly primaryPacing: boolean;
+  /** The daemons spending the credential's budgets: each gets this part of every per-minute budget and of the primary budget left. */
+  private share = 1;
   /** Requests of the last minute (and those still running), oldest start first. */
   private readonly runs: Run[] = [];
   private readonly durations: Record<BudgetKind, number[]> = { rest: [], graphql: [] };
@@ -139,11 +144,23 @@ export class BudgetGovernor {
 
   constructor(options: BudgetOptions) {
     this.points = {
-      rest: { limit: optionalPositive('pointsPerMinute', options.pointsPerMinute), spends: [], nextAt: Number.NEGATIVE_INFINITY },
-      graphql: { limit: optionalPositive('graphqlPointsPerMinute', options.graphqlPointsPerMinute), spends: [], nextAt: Number.NEGATIVE_INFINITY },
+      rest: pointsBudget(optionalPositive('pointsPerMinute', options.pointsPerMinute)),
+      graphql: pointsBudget(optionalPositive('graphqlPointsPerMinute', options.graphqlPointsPerMinute)),
     };
-    this.cpuMsPerMinute = optionalPositive('cpuMsPerMinute', options.cpuMsPerMinute);
+    this.cpuBase = optionalPositive('cpuMsPerMinute', options.cpuMsPerMinute);
+    this.cpuMsPerMinute = this.cpuBase;
     this.primaryPacing = options.primaryPacing === true;
+  }
+
+  /**
+   * Divides every per-minute budget (at least 1 each) and the primary budget
+   * left by `share`, the number of daemons spending the credential. Starts
+   * already paced keep their place; the next ones are paced on the new share.
+   */
+  setShare(share: number): void {
+    this.share = share;
+    for (const budget of Object.values(this.points)) budget.limit = shareOf(budget.base, share);
+    this.cpuMsPerMinute = shareOf(this.cpuBase, share);
   }
 
   /**
@@ -287,7 +304,8 @@ export class BudgetGovernor {
     if (usable <= 0) return state.resetAtMs - now;
     const last = this.lastStartAt.get(cost.resource);
     if (last === undefined) return 0;
-    return last + (state.resetAtMs - now) / usable - now;
+    // Every daemon sees what is left for all of them: each spreads its share.
+    return last + ((state.resetAtMs - now) * this.share) / usable - now;
   }
 
   private pacedPrimary(resource: string, now: number): PrimaryState | undefined {
@@ -308,6 +326,14 @@ export class BudgetGovernor {
       if (end !== null && end !== undefined && end <= now - MINUTE_MS) this.runs.splice(i, 1);
     }
   }
+}
+
+function pointsBudget(base: number | undefined): PointsBudget {
+  return { base, limit: base, spends: [], nextAt: Number.NEGATIVE_INFINITY };
+}
+
+function shareOf(base: number | undefined, share: number): number | undefined {
+  return base === undefined ? undefined : Math.max(1, base / share);
 }
 
 function reserveOf(limit: number): number {

@@ -20,7 +20,8 @@ import { linkedSignal } from './abort-link.js';
 import * as fleet from './fleet-requests.js';
 import type { BudgetSnapshot } from './budget.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
-import { type GitHubTelemetry, RequestThrottle, type ThrottleOptions, type ThrottleStats, installThrottle, withWriteCheck } from './throttle.js';
+import { type GitHubTelemetry, type HoldReason, RequestThrottle, type ThrottleOptions, type ThrottleStats, withWriteCheck } from './throttle.js';
+import { installThrottle } from './throttle-hook.js';
 
 export interface GitHubClientOptions {
   /** API root, e.g. `https://api.github.com` or `https://HOST/api/v3` (GitHub Enterprise Server). */
@@ -102,6 +103,20 @@ export class GitHubClient implements GitHubPort, OrganizationLister, ScopeIssueL
   /** Every budget of the token (REST and GraphQL points, server time, primary) and its use over the last minute, for the capacity projection and `status`. */
   budget(): BudgetSnapshot {
     return this.throttle.budget();
+  }
+
+  /**
+   * The daemons spending this token's budgets (at least 1): this client's
+   * per-minute budgets and concurrency cap are that part of the configured
+   * ones (RequestThrottle.setShare).
+   */
+  setShare(share: number): void {
+    this.throttle.setShare(share);
+  }
+
+  /** Holds every request until `until` (epoch ms): a hold another daemon on the token learnt (RequestThrottle.holdUntil). */
+  holdUntil(until: number, reason: HoldReason): void {
+    this.throttle.holdUntil(until, reason);
   }
 
   /** Requests sent, 304s, and rate-limit waits so far. */

@@ -6,7 +6,7 @@
  */
 import { ClassifiedError, type FailureKind, type PauseReason } from '../../domain/failure.js';
 import { type ResponseHeaders, gitHubMessageOf, localResetAtMs, rateLimitSignalOf, readRateLimitHeaders, readRetryAfterMs } from './rate-limit-signals.js';
-import { responseOfError } from './throttle.js';
+import { responseOfError } from './throttle-hook.js';
 
 /** What we were doing, in words a user can act on. */
 export interface RequestDescription {

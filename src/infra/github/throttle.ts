@@ -6,13 +6,12 @@
  * still fails, and the scheduler decides what to do
  * (docs/decisions/002-github-throttle.md).
  */
-import type { Octokit } from '@octokit/core';
 import { type BudgetKind, BudgetGovernor, type BudgetSnapshot, type BudgetWait, type RequestCost, type Run, costOf } from './budget.js';
 import { type ResponseHeaders, localResetAtMs, rateLimitSignalOf, readRateLimitHeaders } from './rate-limit-signals.js';
 import { Lane, sleepWithTimer, waitForNotice } from './throttle-waits.js';
-import { WriteBudget, type WriteHistory, writeContext } from './write-budget.js';
+import { type SharedWriteBudget, WriteBudget, writeContext } from './write-budget.js';
 
-export { type WriteCheck, type WriteHistory, withWriteCheck } from './write-budget.js';
+export { type SharedWriteBudget, type WriteCheck, type WriteRules, withWriteCheck } from './write-budget.js';
 
 export type WaitReason =
   | 'primary-rate-limit'
@@ -27,6 +26,9 @@ export type WaitReason =
   /** The primary budget below half, spread until its reset; or a read held at the reserve kept for writes. */
   | 'primary-pacing';
 
+/** What GitHub said to wait for: a hold of every request, worth telling the other daemons on the credential. */
+export type HoldReason = 'primary-rate-limit' | 'secondary-rate-limit' | 'retry-after';
+
 /** An optional observer for metrics and status; every callback defaults to a no-op. */
 export interface GitHubTelemetry {
   /** Every HTTP response received (any status, 304 included). */
@@ -39,6 +41,12 @@ export interface GitHubTelemetry {
   onRateLimit?(info: { limit: number; remaining: number; resetAt: number; resource: string }): void;
   /** A request is about to be held this long before it is sent. */
   onWait?(info: { reason: WaitReason; waitMs: number }): void;
+  /**
+   * A response told the throttle to hold every request until `until` (epoch
+   * ms, this machine's clock), for other daemons on the credential to apply
+   * too. Not called for holds given through `holdUntil`.
+   */
+  onHold?(info: { until: number; reason: HoldReason }): void;
 }
 
 export interface ThrottleOptions {
@@ -52,8 +60,18 @@ export interface ThrottleOptions {
   writesPerMinute?: number;
   /** Most writes started in any hour. Default 450 (GitHub allows 500). */
   writesPerHour?: number;
-  /** Keeps the write budget across restarts. Default: none (each process starts with an unspent budget). */
-  writeHistory?: WriteHistory;
+  /**
+   * The write budget every daemon on the credential (and every earlier run)
+   * spends, asked right before each write starts. Default: none (this
+   * process's own writes only; each process starts with an unspent budget).
+   */
+  sharedWrites?: SharedWriteBudget;
+  /**
+   * The daemons spending the credential's budgets: the per-minute budgets
+   * (points, server time), the primary budget left and maxConcurrent are
+   * divided by it, at least 1 each. Changed at run time with `setShare`. Default 1.
+   */
+  share?: number;
   /** REST secondary points (GET 1, write 5) started in any minute, spread evenly (github.rateLimit.pointsPerMinute). Default: off. */
   pointsPerMinute?: number;
   /** POST /graphql points (query 1, mutation 5) in any minute, spread evenly (github.rateLimit.graphqlPointsPerMinute). Default: off. */
@@ -101,6 +119,7 @@ export interface AdmitRequest {
 export class RequestThrottle {
   private readonly minIntervalMs: number;
   private readonly maxConcurrent: number;
+  private share = 1;
   private readonly secondaryDefaultWaitMs: number;
   readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -121,7 +140,7 @@ export class RequestThrottle {
   private active = 0;
   private slotFreed: (() => void) | null = null;
   private lastStartAt = Number.NEGATIVE_INFINITY;
-  private holdUntil = Number.NEGATIVE_INFINITY;
+  private heldUntil = Number.NEGATIVE_INFINITY;
   private holdReason: WaitReason = 'primary-rate-limit';
   private readonly counters: ThrottleStats = { requests: 0, notModified: 0, waits: 0, waitedMs: 0 };
 
@@ -129,12 +148,15 @@ export class RequestThrottle {
     this.minIntervalMs = nonNegative('minIntervalMs', options.minIntervalMs);
     this.maxConcurrent = atLeastOne('maxConcurrent', options.maxConcurrent ?? 8);
     this.writes = new WriteBudget(
-      nonNegative('writeMinIntervalMs', options.writeMinIntervalMs ?? 1000),
-      atLeastOne('writesPerMinute', options.writesPerMinute ?? 60),
-      atLeastOne('writesPerHour', options.writesPerHour ?? 450),
-      options.writeHistory,
+      {
+        minIntervalMs: nonNegative('writeMinIntervalMs', options.writeMinIntervalMs ?? 1000),
+        perMinute: atLeastOne('writesPerMinute', options.writesPerMinute ?? 60),
+        perHour: atLeastOne('writesPerHour', options.writesPerHour ?? 450),
+      },
+      options.sharedWrites,
     );
     this.budgets = new BudgetGovernor(options);
+    this.setShare(options.share ?? 1);
     this.secondaryDefaultWaitMs = nonNegative('secondaryDefaultWaitMs', options.secondaryDefaultWaitMs ?? 60_000);
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleepWithTimer;
@@ -148,6 +170,28 @@ export class RequestThrottle {
   /** Every budget's limit and use over the last minute, the primary budgets, response times and requests in flight. */
   budget(): BudgetSnapshot {
     return this.budgets.snapshot(this.now());
+  }
+
+  /**
+   * The daemons spending the credential's budgets (at least 1): each one's
+   * per-minute budgets, primary budget left and concurrency cap are this part
+   * of the configured ones. Requests already admitted are not recalled.
+   */
+  setShare(share: number): void {
+    if (!Number.isFinite(share) || share < 1) throw new RangeError(`throttle share must be a number >= 1, got ${share}`);
+    this.share = share;
+    this.budgets.setShare(share);
+    // A larger cap frees a slot for whoever waits for one.
+    this.notifySlotFreed();
+  }
+
+  /**
+   * Holds every request until `until` (epoch ms, this machine's clock), as if
+   * a response had said so: a hold another daemon on the credential learnt.
+   * An earlier hold than the one running changes nothing; not told to onHold.
+   */
+  holdUntil(until: number, reason: HoldReason): void {
+    this.hold(until, reason);
   }
 
   /**
@@ -166,40 +210,48 @@ export class RequestThrottle {
     let started: { at: number; run: Run };
     if (cost.isWrite) await this.writeLane.enter(signal);
     try {
-      if (cost.isWrite) {
-        await this.writes.load(this.now);
-        await this.waitFor(() => waitOf('write-pacing', this.writes.waitMs(this.now())), signal);
-      }
-      if (!cost.mayUseReserve) await this.inLane(this.reserveLanes[cost.kind], signal, () => this.waitFor(() => this.budgets.reserveWait(cost, this.now()), signal));
-      started = await this.inLane(this.budgetLanes[cost.kind], signal, async () => {
-        await this.waitFor(() => this.budgets.waitFor(cost, this.now()), signal);
-        if (!takesSlot) {
-          await this.waitForTurn(takesSlot, signal);
-          return this.markStarted(cost, takesSlot);
-        }
-        return this.inLane(this.lane, signal, async () => {
-          await this.waitForTurn(takesSlot, signal);
-          return this.markStarted(cost, takesSlot);
-        });
-      });
+      started = await this.startWhenDue(cost, takesSlot, signal);
     } finally {
       if (cost.isWrite) this.writeLane.leave();
     }
     const release = this.releaser(takesSlot, started.run);
-    if (!cost.isWrite) return release;
+    if (!cost.isWrite || context?.phase !== 'pending' || context.consumed) return release;
+    context.consumed = true;
     try {
-      if (context?.phase === 'pending' && !context.consumed) {
-        context.consumed = true;
-        await writeContext.run({ phase: 'checking' }, () => context.check(signal ?? new AbortController().signal));
-      }
-      await this.writes.persist();
+      await writeContext.run({ phase: 'checking' }, () => context.check(signal ?? new AbortController().signal));
     } catch (error) {
-      this.writes.withdraw(started.at);
+      // The shared budget reports its own failures; the check's error is the one to tell.
+      await this.writes.withdraw(started.at).catch(() => undefined);
       this.counters.requests--;
       release();
       throw error;
     }
     return release;
+  }
+
+  /**
+   * Waits for the request's budgets and its turn, then starts it. A write
+   * first waits for this process's own write budget, and at its turn asks the
+   * shared one: when other daemons' writes hold it, it lets the lanes go,
+   * waits, and goes round again.
+   */
+  private async startWhenDue(cost: RequestCost, takesSlot: boolean, signal?: AbortSignal): Promise<{ at: number; run: Run }> {
+    for (;;) {
+      if (cost.isWrite) await this.waitFor(() => waitOf('write-pacing', this.writes.waitMs(this.now())), signal);
+      if (!cost.mayUseReserve) await this.inLane(this.reserveLanes[cost.kind], signal, () => this.waitFor(() => this.budgets.reserveWait(cost, this.now()), signal));
+      const outcome = await this.inLane(this.budgetLanes[cost.kind], signal, async () => {
+        await this.waitFor(() => this.budgets.waitFor(cost, this.now()), signal);
+        const turn = async (): Promise<{ at: number; run: Run } | number> => {
+          await this.waitForTurn(takesSlot, signal);
+          const at = this.now();
+          const sharedWait = cost.isWrite ? await this.writes.reserve(at) : 0;
+          return sharedWait > 0 ? sharedWait : this.markStarted(cost, takesSlot, at);
+        };
+        return takesSlot ? this.inLane(this.lane, signal, turn) : turn();
+      });
+      if (typeof outcome !== 'number') return outcome;
+      await this.wait(outcome, 'write-pacing', signal);
+    }
   }
 
   private async inLane<T>(lane: Lane, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
@@ -219,10 +271,14 @@ export class RequestThrottle {
       this.budgets.finished(run, this.now());
       if (!takesSlot) return;
       this.active--;
-      const notify = this.slotFreed;
-      this.slotFreed = null;
-      notify?.();
+      this.notifySlotFreed();
     };
+  }
+
+  private notifySlotFreed(): void {
+    const notify = this.slotFreed;
+    this.slotFreed = null;
+    notify?.();
   }
 
   /** Reads what a response says about rate limits; call for every response, success or error. */
@@ -242,25 +298,31 @@ export class RequestThrottle {
       const resetAtMs = localResetAtMs(rateLimit, response.headers, now);
       this.telemetry.onRateLimit?.({ ...rateLimit, resetAt: Math.round(resetAtMs / 1000) });
       this.budgets.observePrimary(rateLimit.resource, rateLimit.limit, rateLimit.remaining, resetAtMs);
-      if (rateLimit.remaining === 0) this.hold(resetAtMs + RESET_MARGIN_MS, 'primary-rate-limit');
+      if (rateLimit.remaining === 0) this.learnt(resetAtMs + RESET_MARGIN_MS, 'primary-rate-limit');
     }
     const signal = rateLimitSignalOf(response.status, response.headers, response.data, now);
-    if (signal?.kind === 'retry-after') this.hold(now + signal.waitMs, 'retry-after');
-    if (signal?.kind === 'secondary') this.hold(now + this.secondaryDefaultWaitMs, 'secondary-rate-limit');
+    if (signal?.kind === 'retry-after') this.learnt(now + signal.waitMs, 'retry-after');
+    if (signal?.kind === 'secondary') this.learnt(now + this.secondaryDefaultWaitMs, 'secondary-rate-limit');
   }
 
-  private hold(until: number, reason: WaitReason): void {
-    if (until <= this.now() || until <= this.holdUntil) return;
-    this.holdUntil = until;
+  /** A hold a response gave: applied, and told so the other daemons on the credential apply it too. */
+  private learnt(until: number, reason: HoldReason): void {
+    if (this.hold(until, reason)) this.telemetry.onHold?.({ until, reason });
+  }
+
+  private hold(until: number, reason: HoldReason): boolean {
+    if (until <= this.now() || until <= this.heldUntil) return false;
+    this.heldUntil = until;
     this.holdReason = reason;
+    return true;
   }
 
   /** Run while holding the main lane (unless riding on a write's slot), so the head of the line is the only one waiting here. */
   private async waitForTurn(takesSlot: boolean, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const now = this.now();
-      if (this.holdUntil > now) {
-        await this.wait(this.holdUntil - now, this.holdReason, signal);
+      if (this.heldUntil > now) {
+        await this.wait(this.heldUntil - now, this.holdReason, signal);
         continue;
       }
       const pacing = this.lastStartAt + this.minIntervalMs - now;
@@ -268,7 +330,7 @@ export class RequestThrottle {
         await this.sleep(pacing, signal);
         continue;
       }
-      if (takesSlot && this.active >= this.maxConcurrent) {
+      if (takesSlot && this.active >= Math.max(1, Math.floor(this.maxConcurrent / this.share))) {
         await waitForNotice((notify) => {
           this.slotFreed = notify;
           return () => {
@@ -297,13 +359,12 @@ export class RequestThrottle {
     }
   }
 
-  private markStarted(cost: RequestCost, takesSlot: boolean): { at: number; run: Run } {
-    const now = this.now();
+  private markStarted(cost: RequestCost, takesSlot: boolean, at: number): { at: number; run: Run } {
     if (takesSlot) this.active++;
     this.counters.requests++;
-    this.lastStartAt = now;
-    if (cost.isWrite) this.writes.started(now);
-    return { at: now, run: this.budgets.started(cost, now) };
+    this.lastStartAt = at;
+    if (cost.isWrite) this.writes.started(at);
+    return { at, run: this.budgets.started(cost, at) };
   }
 }
 
@@ -323,45 +384,4 @@ function atLeastOne(name: string, value: number): number {
     throw new RangeError(`throttle ${name} must be an integer >= 1, got ${value}`);
   }
   return value;
-}
-
-interface ResponseLike {
-  status: number;
-  headers: ResponseHeaders;
-  data?: unknown;
-}
-
-/** The HTTP response an Octokit error carries, if a response arrived at all. */
-export function responseOfError(error: unknown): ResponseLike | undefined {
-  if (typeof error !== 'object' || error === null || !('response' in error)) return undefined;
-  const response = (error as { response: unknown }).response;
-  if (typeof response !== 'object' || response === null) return undefined;
-  const { status, headers } = response as { status?: unknown; headers?: unknown };
-  if (typeof status !== 'number' || typeof headers !== 'object' || headers === null) return undefined;
-  return { status, headers: headers as ResponseHeaders, data: (response as { data?: unknown }).data };
-}
-
-/**
- * Puts `throttle` in front of every request `octokit` sends. Register it after
- * any other request hook so it is the outermost one: time spent held here is
- * not part of a request's timeout.
- */
-export function installThrottle(octokit: Octokit, throttle: RequestThrottle): void {
-  octokit.hook.wrap('request', async (request, options) => {
-    const method = String(options.method);
-    const route = `${method} ${String(options.url)}`;
-    const release = await throttle.admit({ method, url: String(options.url), query: (options as { query?: unknown }).query }, options.request?.signal);
-    const startedAt = throttle.now();
-    try {
-      const response = await request(options);
-      throttle.observe({ method, route, ...response, durationMs: throttle.now() - startedAt });
-      return response;
-    } catch (error) {
-      const response = responseOfError(error);
-      if (response) throttle.observe({ method, route, ...response, durationMs: throttle.now() - startedAt });
-      throw error;
-    } finally {
-      release();
-    }
-  });
 }

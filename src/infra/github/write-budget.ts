@@ -1,21 +1,37 @@
 /**
  * The stricter budget of content-creating requests (comments): a gap between
- * two writes, caps per minute and per hour below GitHub's 80 and 500, kept
- * across restarts through WriteHistory; and the write check that travels from
+ * two writes, caps per minute and per hour below GitHub's 80 and 500, shared
+ * with every daemon (and every later run) on the credential through a
+ * SharedWriteBudget; and the write check that travels from
  * GitHubClient.createComment to the request hook
  * (docs/decisions/002-github-throttle.md).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
+/** The write budget's rules; the shared budget applies the same ones across daemons. */
+export interface WriteRules {
+  /** Least time between two write starts. */
+  readonly minIntervalMs: number;
+  /** Most write starts in any 60 s. */
+  readonly perMinute: number;
+  /** Most write starts in any hour. */
+  readonly perHour: number;
+}
+
 /**
- * Where the write budget's recent history outlives the process, so that
- * consecutive `run --once` invocations (cron) share one budget.
+ * The write budget of a credential as every daemon on it (and every earlier
+ * run) spent it, e.g. in the database. One reservation at a time: two
+ * daemons never both take the last slot.
  */
-export interface WriteHistory {
-  /** Start times (epoch ms, this machine's clock) of recent writes, any order. Read once, before the first write. */
-  load(): Promise<readonly number[]>;
-  /** The start times of the last hour, the newest write included; called before that write is sent. */
-  save(starts: readonly number[]): Promise<void>;
+export interface SharedWriteBudget {
+  /**
+   * Counts a write starting at `now` (epoch ms, this machine's clock) and
+   * answers 0 when `rules` allow it across every daemon; otherwise counts
+   * nothing and answers how long to wait before asking again.
+   */
+  reserve(now: number, rules: WriteRules): Promise<number>;
+  /** A write reserved at `at` was never sent (its check cancelled it): it leaves the budget. */
+  withdraw(at: number): Promise<void>;
 }
 
 /** Runs once the throttle has admitted a write, right before it is sent; a throw cancels the write. */
@@ -43,28 +59,35 @@ const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
 export class WriteBudget {
-  /** Start times of the writes of the last hour, oldest first. */
+  /** Start times of this process's writes of the last hour, oldest first. */
   private readonly starts: number[] = [];
   private lastWriteAt = Number.NEGATIVE_INFINITY;
-  private historyLoaded = false;
-  /** The save in progress; saves run one at a time. */
-  private saving: Promise<void> = Promise.resolve();
+  readonly rules: WriteRules;
 
   constructor(
-    private readonly minIntervalMs: number,
-    private readonly perMinute: number,
-    private readonly perHour: number,
-    private readonly history: WriteHistory | undefined,
-  ) {}
+    rules: WriteRules,
+    private readonly shared: SharedWriteBudget | undefined,
+  ) {
+    this.rules = { ...rules };
+  }
 
-  /** How long the next write must still wait; 0 when it may start. */
+  /** How long the next write must still wait for this process's own writes; 0 when it may start. */
   waitMs(now: number): number {
     while (this.starts.length > 0 && (this.starts[0] as number) <= now - HOUR_MS) this.starts.shift();
-    let until = this.lastWriteAt + this.minIntervalMs;
+    let until = this.lastWriteAt + this.rules.minIntervalMs;
     const count = this.starts.length;
-    if (count >= this.perMinute) until = Math.max(until, (this.starts[count - this.perMinute] as number) + MINUTE_MS);
-    if (count >= this.perHour) until = Math.max(until, (this.starts[count - this.perHour] as number) + HOUR_MS);
+    if (count >= this.rules.perMinute) until = Math.max(until, (this.starts[count - this.rules.perMinute] as number) + MINUTE_MS);
+    if (count >= this.rules.perHour) until = Math.max(until, (this.starts[count - this.rules.perHour] as number) + HOUR_MS);
     return Math.max(0, until - now);
+  }
+
+  /**
+   * Asked once this process's own budget let the write through, right before
+   * it starts: the shared budget counts it (0) or says how long every
+   * daemon's writes hold it. Without one, 0.
+   */
+  reserve(now: number): Promise<number> {
+    return this.shared === undefined ? Promise.resolve(0) : this.shared.reserve(now, this.rules);
   }
 
   started(at: number): void {
@@ -73,31 +96,9 @@ export class WriteBudget {
   }
 
   /** A write its check cancelled was never sent: it leaves the budget (its pacing gap stays, which only errs on the safe side). */
-  withdraw(at: number): void {
+  async withdraw(at: number): Promise<void> {
     const index = this.starts.lastIndexOf(at);
     if (index >= 0) this.starts.splice(index, 1);
-  }
-
-  /** Run in the write lane before the first write: the writes an earlier process made count too. */
-  async load(now: () => number): Promise<void> {
-    if (this.historyLoaded || this.history === undefined) return;
-    const stored = await this.history.load();
-    this.historyLoaded = true;
-    const at = now();
-    // A clock set back since they were saved leaves starts in the future: count them as now.
-    const recent = stored.filter((start) => Number.isFinite(start) && start > at - HOUR_MS).map((start) => Math.min(start, at));
-    if (recent.length === 0) return;
-    this.starts.push(...recent);
-    this.starts.sort((a, b) => a - b);
-    this.lastWriteAt = Math.max(this.lastWriteAt, ...recent);
-  }
-
-  /** Saves the write starts, one save at a time, each with the list as it is when it runs: the last save holds every write. */
-  persist(): Promise<void> {
-    const history = this.history;
-    if (history === undefined) return Promise.resolve();
-    const run = this.saving.then(() => history.save([...this.starts]));
-    this.saving = run.catch(() => undefined);
-    return run;
+    await this.shared?.withdraw(at);
   }
 }

@@ -14,4 +14,6 @@ export { SqlPauseStore, DISPATCHER_PAUSE_STATE_KEY } from './dispatcher-pause.js
 export { LATEST_DROPPED, FLEET_CAPACITY_STATE_KEY, describeBound, type FleetStatus, type DroppedRepository, type ScopeStatus, type StoredCapacity, type DetectionStatus, type PathDetection } from './fleet-status.js';
 export { SqlFleetStore, type FleetStoreOptions } from './fleet.js';
 export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';
+export { SqlCredentialBudget, writeWaitMs, type CredentialHold, type WriteRules, type WriteReservation } from './github-budget.js';
+export { SqlWorkLeaseStore, type WorkLease, type WorkLeaseStoreOptions } from './work-leases.js';
 export { copyDatabase, rowsHeld, tablesNotCovered, COPIED_TABLES, SKIPPED_TABLES, TargetNotEmptyError, UnknownTableError, CopyFailedError, type CopiedCount, type CopyOptions } from './copy.js';

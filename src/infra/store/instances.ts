@@ -4,11 +4,14 @@
  * naming it. A registered daemon that is gone (its pid dead on this host, or
  * no heartbeat for `staleAfterMs` from another host) is taken over.
  *
- * The scale-out work reuses the same rows: which daemons live, since when.
+ * On a shared database (PostgreSQL) any number of daemons register: the rows
+ * say which daemons live, and the work leases (src/composition/work-leases.ts)
+ * share the fleet among them. A gone daemon's row is removed by whoever
+ * registers or beats next.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { tableExists } from './engine.js';
 import type { InstancesTable, Schema } from './schema.js';
 
@@ -66,7 +69,16 @@ export class InstanceConflictError extends Error {
  * Working on would make two daemons on one SQLite file.
  */
 export class InstanceLostError extends Error {
-  constructor(path: string, self: InstanceIdentity, successor: InstanceRecord | undefined) {
+  constructor(path: string, self: InstanceIdentity, successor: InstanceRecord | undefined, shared = false) {
+    if (shared) {
+      super(
+        `this daemon (pid ${self.pid} on host ${self.host}) lost its registration in the shared database ${path}: another daemon ` +
+          `found its heartbeat stale (a suspended machine, a stalled connection, clocks apart) and removed it, and its work units ` +
+          `were taken over by the others. It stopped taking work and shut down: start it again to rejoin.`,
+      );
+      this.name = 'InstanceLostError';
+      return;
+    }
     const who = successor
       ? `another daemon, pid ${successor.pid} on host ${successor.host} (version ${successor.version}, started ${successor.startedAt}), took it over`
       : 'its row was removed (another daemon took it over and has stopped since, or the database was reset)';
@@ -85,6 +97,12 @@ export interface InstanceRegistryOptions {
   readonly version: string;
   /** How long a daemon on another host stays live without a heartbeat. */
   readonly staleAfterMs: number;
+  /**
+   * Whether several daemons share the database (PostgreSQL): then a live
+   * registration of another daemon is no conflict. Default false (SQLite: one
+   * daemon per file).
+   */
+  readonly shared?: boolean;
   readonly now?: () => Date;
   /** Default: signal 0 (see processAlive). */
   readonly isAlive?: (pid: number) => boolean;
@@ -104,8 +122,9 @@ export class SqlInstanceRegistry {
   }
 
   /**
-   * Records this daemon, unless another live one is registered: then throws
-   * InstanceConflictError and records nothing. Stale registrations are removed.
+   * Records this daemon, unless the database is not shared and another live
+   * one is registered: then throws InstanceConflictError and records nothing.
+   * Stale registrations are removed.
    */
   async register(path: string): Promise<void> {
     const now = this.#now().toISOString();
@@ -116,6 +135,7 @@ export class SqlInstanceRegistry {
         .insertInto('instances')
         .values({ id: this.self.id, host: this.self.host, pid: this.self.pid, version: this.options.version, started_at: now, heartbeat_at: now })
         .execute();
+      if (this.options.shared === true) return this.#removeStale(trx);
       const others = await trx.selectFrom('instances').selectAll().where('id', '!=', this.self.id).orderBy('started_at').execute();
       const live = others.map(toRecord).find((other) => this.#live(other));
       if (live) throw new InstanceConflictError(path, live, this.options.staleAfterMs);
@@ -123,10 +143,15 @@ export class SqlInstanceRegistry {
     });
   }
 
-  /** Renews this daemon's heartbeat; false when its row is gone (another daemon took over). */
+  /**
+   * Renews this daemon's heartbeat; false when its row is gone (another daemon
+   * took over). On a shared database it also removes the registrations gone stale.
+   */
   async heartbeat(): Promise<boolean> {
     const result = await this.db.updateTable('instances').set({ heartbeat_at: this.#now().toISOString() }).where('id', '=', this.self.id).executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    const beating = Number(result.numUpdatedRows) > 0;
+    if (beating && this.options.shared === true) await this.#removeStale(this.db);
+    return beating;
   }
 
   /**
@@ -144,7 +169,7 @@ export class SqlInstanceRegistry {
   async lost(path: string): Promise<InstanceLostError> {
     // Naming the successor is a courtesy: an unreadable list must not hide that the registration is gone.
     const others = (await this.list().catch(() => [])).filter((other) => other.id !== this.self.id);
-    return new InstanceLostError(path, this.self, others.at(-1));
+    return new InstanceLostError(path, this.self, others.at(-1), this.options.shared === true);
   }
 
   async unregister(): Promise<void> {
@@ -154,6 +179,13 @@ export class SqlInstanceRegistry {
   async list(): Promise<InstanceRecord[]> {
     const rows = await this.db.selectFrom('instances').selectAll().orderBy('started_at').execute();
     return rows.map(toRecord);
+  }
+
+  /** Deletes the other registrations that are not live (dead pid on this host, stale heartbeat from another). */
+  async #removeStale(db: Kysely<Schema> | Transaction<Schema>): Promise<void> {
+    const others = await db.selectFrom('instances').selectAll().where('id', '!=', this.self.id).execute();
+    const stale = others.map(toRecord).filter((other) => !this.#live(other));
+    if (stale.length > 0) await db.deleteFrom('instances').where('id', 'in', stale.map((other) => other.id)).execute();
   }
 
   #live(other: InstanceRecord): boolean {

@@ -12,6 +12,8 @@ import * as jobReleases from './migrations/006-job-releases.js';
 import * as scrubbed from './migrations/007-scrubbed.js';
 import * as repositoryIdentity from './migrations/008-repository-identity.js';
 import * as fleet from './migrations/009-fleet.js';
+import * as workLeases from './migrations/010-work-leases.js';
+import * as sharedBudget from './migrations/011-shared-budget.js';
 import { isPostgres, tableExists } from './engine.js';
 import type { Schema } from './schema.js';
 
@@ -25,6 +27,8 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '007-scrubbed': scrubbed,
   '008-repository-identity': repositoryIdentity,
   '009-fleet': fleet,
+  '010-work-leases': workLeases,
+  '011-shared-budget': sharedBudget,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

@@ -5,7 +5,7 @@
  * connection. The password is never part of what is shown.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, type DatabaseIntrospector, type DatabaseMetadata, type SchemaMetadata, type TableMetadata } from 'kysely';
 import { displayUrl } from '../../domain/scrub.js';
 import { DatabaseOpenError, type Database } from './database.js';
 import type { Schema } from './schema.js';
@@ -45,15 +45,25 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     application_name: 'autosolve',
     types,
   });
-  // Without a listener an idle connection's error would crash the process.
+  // Without a listener a connection's error would crash the process: the pool
+  // listens to idle ones, this listens to those in use (between two queries of a
+  // transaction). The failed connection is not reused: the pool drops it on release.
   pool.on('error', (error) => options.onIdleError?.(error));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    classifyQueryFailures(client);
+  });
   try {
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw new DatabaseOpenError(shown, explain(error, url), { cause: scrubbed(error, url) });
   }
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const connecting = {
+    connect: () => pool.connect().catch((error: unknown) => Promise.reject(asTransportFailure(error))),
+    end: () => pool.end(),
+  };
+  const db = new Kysely<Schema>({ dialect: new OwnSchemaDialect({ pool: connecting }) });
   let closing: Promise<void> | undefined;
   return {
     engine: 'postgres',
@@ -64,6 +74,71 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
       closing ??= db.destroy();
       return closing;
     },
+  };
+}
+
+/**
+ * Kysely's PostgreSQL introspector reads every schema of the database, with
+ * functions that fail when another schema is dropped meanwhile (another
+ * installation, another test run). Its only user here is the migrator, asking
+ * whether its own tables exist: this one answers for the connection's schema.
+ */
+class OwnSchemaDialect extends PostgresDialect {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the dialect's own signature
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new OwnSchemaIntrospector(db);
+  }
+}
+
+class OwnSchemaIntrospector implements DatabaseIntrospector {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see OwnSchemaDialect
+  constructor(private readonly db: Kysely<any>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const rows = await sql<{ name: string }>`SELECT current_schema() AS name`.execute(this.db);
+    return rows.rows;
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const rows = await sql<{ name: string; schema: string; kind: string }>`
+      SELECT c.relname AS name, n.nspname AS schema, c.relkind AS kind
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')`.execute(this.db);
+    // Columns are not needed by the migrator, the one caller.
+    return rows.rows.map((row) => ({ name: row.name, schema: row.schema, isView: row.kind === 'v' || row.kind === 'm', columns: [] }));
+  }
+
+  async getMetadata(): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables() };
+  }
+}
+
+/**
+ * SQLSTATE classes and socket codes that say the server or the way to it is
+ * gone, not that the statement was wrong: connection exceptions (08), the
+ * server shutting down or starting (57P01-57P03), and the socket's own errors.
+ */
+const TRANSPORT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03']);
+
+/**
+ * A database that cannot be reached fails like a network: the scheduler
+ * retries it on the network's short, growing waits (docs/architecture.md,
+ * "Errors and retry live in one place"), so work resumes soon after the
+ * server is back.
+ */
+function asTransportFailure(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const transport = (typeof code === 'string' && (TRANSPORT_CODES.has(code) || code.startsWith('08'))) || /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+  return transport ? Object.assign(error, { failureKind: 'node' as const }) : error;
+}
+
+/** Marks the transport failures of a pooled connection's queries (see asTransportFailure). */
+function classifyQueryFailures(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(asTransportFailure(error))) : result;
   };
 }
 

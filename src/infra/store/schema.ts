@@ -127,6 +127,37 @@ export interface InstancesTable {
   heartbeat_at: string;
 }
 
+/** Recent GitHub writes of a credential (sha256 of the token, first 16 hex), one row each, across daemons: the shared write budget. */
+export interface GithubWritesTable {
+  credential: string;
+  /** Epoch ms, the writing daemon's clock. */
+  at: number;
+  /** The daemon (instances.id) that made it. */
+  instance: string;
+}
+
+/** A credential's shared hold (the latest learnt by any daemon); also the row a write reservation locks on PostgreSQL. */
+export interface GithubHoldsTable {
+  credential: string;
+  /** Epoch ms; 0 or past: no hold. */
+  hold_until: number;
+  reason: string;
+  updated_at: string;
+}
+
+/** A work unit only one daemon does at a time, and its lease (010). */
+export interface WorkLeasesTable {
+  /** `discovery`, `stream:<org>` or `repo:<repositoryId>`. */
+  unit: string;
+  /** The holding daemon's instance id; null while free. */
+  owner: string | null;
+  /** When the lease runs out unless renewed; a free unit keeps when it was released. */
+  expires_at: string | null;
+  acquired_at: string | null;
+  /** Acquisitions so far: each new holder increments it. */
+  fence: Generated<number>;
+}
+
 export interface Schema {
   repositories: RepositoriesTable;
   issues: IssuesTable;
@@ -136,6 +167,9 @@ export interface Schema {
   state: StateTable;
   setup_failures: SetupFailuresTable;
   instances: InstancesTable;
+  work_leases: WorkLeasesTable;
+  github_writes: GithubWritesTable;
+  github_holds: GithubHoldsTable;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
