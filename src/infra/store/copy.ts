@@ -19,8 +19,10 @@ type AnyKysely = Kysely<any>;
 
 interface CopiedTable {
   readonly table: string;
-  /** Its primary key, the order rows are read in (keyset paging). */
+  /** Its primary key, the order rows are read in (keyset paging); for an unkeyed table, just the order. */
   readonly key: readonly string[];
+  /** No unique key to page by: read whole, so only for a table small by design. */
+  readonly unkeyed?: boolean;
   /** A serial id: PostgreSQL's sequence is set past the copied maximum. */
   readonly serial?: boolean;
 }
@@ -39,6 +41,10 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   { table: 'jobs', key: ['id'], serial: true },
   { table: 'state', key: ['key'] },
   { table: 'setup_failures', key: ['owner', 'name'] },
+  // The shared write budget's last hour (pruned at every reservation) and the holds GitHub imposed on a
+  // credential: both are about the token, not the database, so they keep pacing the daemons after the move.
+  { table: 'github_writes', key: ['credential', 'at', 'instance'], unkeyed: true },
+  { table: 'github_holds', key: ['credential'] },
 ];
 
 /** Tables deliberately not copied, with why. */
@@ -46,9 +52,7 @@ export const SKIPPED_TABLES: Readonly<Record<string, string>> = {
   kysely_migration: 'the target records its own migrations',
   kysely_migration_lock: 'the target records its own migrations',
   instances: "the old daemon's registration means nothing on the new database; each daemon registers where it runs",
-  work_leases: 'leases are acquired again by the daemons on the new database',
-  github_holds: 'holds are learnt again from GitHub on the first request that meets one',
-  github_writes: "write pacing starts afresh on the new database (a history of the last hour, with no key to page by)",
+  work_leases: 'leases are acquired again by the daemons on the new database (their units are inserted as they appear)',
 };
 
 /** Rows per INSERT, unless told otherwise. */
@@ -173,8 +177,8 @@ async function tableNames(db: AnyKysely): Promise<string[]> {
 
 /**
  * Reads the table in key order, a batch at a time after the last key seen
- * (no OFFSET: each read is an index seek, whatever the table's size), and
- * inserts each batch as one statement.
+ * (no OFFSET: each read is an index seek, whatever the table's size; an
+ * unkeyed table in one read), and inserts each batch as one statement.
  */
 async function copyTable(
   from: AnyKysely,
@@ -186,7 +190,7 @@ async function copyTable(
   let after: readonly unknown[] | undefined;
   let copied = 0;
   for (;;) {
-    const rows = await readBatch(from, spec, after, batchSize);
+    const rows = await readBatch(from, spec, after, spec.unkeyed ? undefined : batchSize);
     if (rows.length === 0) return copied;
     const columns = Object.keys(rows[0] ?? {}).length;
     // A wide table would pass the engines' parameter limits at full size: insert it in slices.
@@ -196,19 +200,19 @@ async function copyTable(
     }
     copied += rows.length;
     onProgress?.(spec.table, copied);
-    if (rows.length < batchSize) return copied;
+    if (spec.unkeyed || rows.length < batchSize) return copied;
     const last = rows[rows.length - 1] as Record<string, unknown>;
     after = spec.key.map((column) => last[column]);
   }
 }
 
-function readBatch(from: AnyKysely, spec: CopiedTable, after: readonly unknown[] | undefined, limit: number): Promise<Record<string, unknown>[]> {
+function readBatch(from: AnyKysely, spec: CopiedTable, after: readonly unknown[] | undefined, limit: number | undefined): Promise<Record<string, unknown>[]> {
   const keys = sql.join(spec.key.map((column) => sql.ref(column)));
   let query = from.selectFrom(spec.table).selectAll();
   // A row-value comparison, (a, b) > (x, y): both engines have it, and it pages a composite key in one condition.
   if (after !== undefined) query = query.where(sql<boolean>`(${keys}) > (${sql.join(after.map((value) => sql`${value}`))})`);
   for (const column of spec.key) query = query.orderBy(column);
-  return query.limit(limit).execute() as Promise<Record<string, unknown>[]>;
+  return (limit === undefined ? query : query.limit(limit)).execute() as Promise<Record<string, unknown>[]>;
 }
 
 /** Sets the table's id sequence so the next id is one past the largest copied (1 for an empty table). */
