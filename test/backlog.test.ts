@@ -6,9 +6,14 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { ANSWER_JOB } from '../src/domain/eligibility.js';
+import { SchemaMigrator, SqlBacklogStore, SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore } from '../src/infra/store/index.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, tempDir, writeFile } from './support/cli.js';
 import { backlog, daemonConfig, inspectDatabase, simulator } from './support/daemon.js';
+import { testEngines } from './support/engines.js';
+import { issue } from './support/issues.js';
 
 const DAY = 86_400_000;
 
@@ -44,6 +49,7 @@ process.stdout.write('Answer for #' + input.number);
   return [process.execPath, script];
 }
 
+// The CLI on an SQLite file, as a first installation runs it; the store's part runs on each engine below.
 describe('github.issues.backlog (CLI)', () => {
   let dir: { path: string; cleanup: () => void };
   let sim: Simulator | undefined;
@@ -181,28 +187,68 @@ describe('the demo summary and github.issues.backlog', () => {
   });
 });
 
-describe('upgrading a database to the first sync time', () => {
-  it('a repository polled before the upgrade keeps the time it was first recorded; one never polled gets its own first sync later', async () => {
-    const { freshDatabase } = await import('./support/store.js');
-    const { SchemaMigrator } = await import('../src/infra/store/index.js');
-    const { sql } = await import('kysely');
-    const { database, cleanup } = await freshDatabase();
-    try {
-      const migrator = new SchemaMigrator(database.db, database.path);
-      // Back to the schema before 003 (and any later migration), as an older build left it.
-      while ((await migrator.status()).some((m) => m.name === '003-backlog' && m.executedAt !== null)) await migrator.down();
-      await sql`INSERT INTO repositories (owner, name, github_id, validated_at, created_at) VALUES
-        ('acme', 'polled', 1, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z'),
-        ('acme', 'fresh', 2, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`.execute(database.db);
-      await sql`INSERT INTO sync_cursors (repository_id, topic, page, updated_at) SELECT id, 'issues', 1, '2026-01-01T00:05:00.000Z' FROM repositories WHERE name = 'polled'`.execute(database.db);
-      await migrator.up();
-      const rows = await database.db.selectFrom('repositories').select(['name', 'first_synced_at']).orderBy('name').execute();
-      assert.deepEqual(rows, [
-        { name: 'fresh', first_synced_at: null },
-        { name: 'polled', first_synced_at: '2026-01-01T00:00:00.000Z' },
-      ]);
-    } finally {
-      await cleanup();
-    }
+for (const engine of await testEngines()) {
+  describe(`upgrading a database to the first sync time on ${engine.name}`, { skip: engine.skip }, () => {
+    it('a repository polled before the upgrade keeps the time it was first recorded; one never polled gets its own first sync later', async () => {
+      const { database, cleanup } = await engine.fresh();
+      try {
+        const migrator = new SchemaMigrator(database.db, database.path);
+        // Back to the schema before 003 (and any later migration), as an older build left it.
+        while ((await migrator.status()).some((m) => m.name === '003-backlog' && m.executedAt !== null)) await migrator.down();
+        await sql`INSERT INTO repositories (owner, name, github_id, validated_at, created_at) VALUES
+          ('acme', 'polled', 1, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z'),
+          ('acme', 'fresh', 2, '2026-01-02T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`.execute(database.db);
+        await sql`INSERT INTO sync_cursors (repository_id, topic, page, updated_at) SELECT id, 'issues', 1, '2026-01-01T00:05:00.000Z' FROM repositories WHERE name = 'polled'`.execute(database.db);
+        await migrator.up();
+        const rows = await database.db.selectFrom('repositories').select(['name', 'first_synced_at']).orderBy('name').execute();
+        assert.deepEqual(rows, [
+          { name: 'fresh', first_synced_at: null },
+          { name: 'polled', first_synced_at: '2026-01-01T00:00:00.000Z' },
+        ]);
+      } finally {
+        await cleanup();
+      }
+    });
   });
-});
+}
+
+for (const engine of await testEngines()) {
+  describe(`the backlog reconciler's store on ${engine.name}`, { skip: engine.skip }, () => {
+    it('lists what is still unanswered with its latest job, settles pending jobs as backlog and enqueues again', async () => {
+      const { database, cleanup } = await engine.fresh();
+      try {
+        const repo = await new SqlRepositoryStore(database.db).record({ owner: 'acme', name: 'api' }, { githubId: 1, owner: 'acme', name: 'api', private: false, htmlUrl: '' });
+        const other = await new SqlRepositoryStore(database.db).record({ owner: 'acme', name: 'web' }, { githubId: 2, owner: 'acme', name: 'web', private: false, htmlUrl: '' });
+        const sync = new SqlIssueSyncStore(database.db, { maxAttempts: 3 });
+        const cursor = { since: null, page: 1, etag: null };
+        const issues = [issue(1), issue(2, { isPullRequest: true }), issue(3, { state: 'closed' }), issue(4), issue(5), issue(6), issue(7)];
+        await sync.save(repo, issues, cursor, [1, 4, 5, 7].map((id) => ({ type: ANSWER_JOB, issueGithubId: id })));
+        await sync.save(other, [issue(8)], cursor, []);
+        const queue = new SqlJobQueue(database.db);
+        const outcomes = new Map<number, 'answered' | 'not-eligible'>([[1, 'answered'], [4, 'not-eligible']]);
+        for (const job of await queue.claim(ANSWER_JOB, 10, 60_000)) {
+          const outcome = outcomes.get(job.issueGithubId);
+          if (outcome) await queue.complete(job, { outcome });
+          else if (job.issueGithubId === 7) await queue.fail({ ...job, attempts: job.maxAttempts }, 'exit 1');
+          else await queue.release(job, 0);
+        }
+        const store = new SqlBacklogStore(database.db);
+        const unanswered = async () => (await store.unanswered(repo)).map((u) => [u.issue.number, u.latestJob?.state ?? null, u.latestJob?.outcome ?? null]);
+        assert.deepEqual(await unanswered(), [[4, 'done', 'not-eligible'], [6, null, null], [7, 'dead', null]], 'open issues with no live job and not answered, in number order');
+
+        const pending = await store.pending(repo);
+        assert.deepEqual(pending.map((p) => p.issue.number), [5]);
+        const done = (await database.db.selectFrom('jobs').select('id').where('issue_github_id', '=', 4).executeTakeFirstOrThrow()).id;
+        assert.equal(await store.settleAsBacklog([pending[0]!.jobId, done]), 1, 'only a pending job is settled');
+        assert.deepEqual(await unanswered(), [[4, 'done', 'not-eligible'], [5, 'done', 'backlog'], [6, null, null], [7, 'dead', null]]);
+
+        assert.equal(await store.enqueue(repo, [4, 5, 6]), 3);
+        assert.equal(await store.enqueue(repo, [4, 7]), 1, 'a live job absorbs a second');
+        assert.deepEqual(await unanswered(), []);
+        assert.deepEqual((await store.pending(repo)).map((p) => p.issue.number), [4, 5, 6, 7]);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}

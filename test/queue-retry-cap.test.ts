@@ -3,8 +3,8 @@
  * attempt, but never more than an hour later (README, docs/architecture.md "The
  * queue"): a job with many attempts left must not vanish for days. The queue is
  * built as the daemon builds it (src/app.ts: `retryDelayMs` from the
- * configuration, the cap left at its default), on a real SQLite file, with its
- * injected clock.
+ * configuration, the cap left at its default), on each engine, with its injected
+ * clock.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { loadConfig } from '../src/config/load.js';
 import { SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore, type Database } from '../src/infra/store/index.js';
-import { freshDatabase } from './support/store.js';
+import { testEngines, type TestEngine } from './support/engines.js';
 import { issue } from './support/issues.js';
 
 const DISPATCH = 'dispatch';
@@ -31,8 +31,8 @@ function configuredRetryDelay(dir: string, retryDelay?: string): number {
 }
 
 /** A queue as the daemon builds it, one job with `maxAttempts`, and a clock that moves when told. */
-async function setUp(retryDelay: string | undefined, maxAttempts: number) {
-  const { database, dir, cleanup } = await freshDatabase();
+async function setUp(engine: TestEngine, retryDelay: string | undefined, maxAttempts: number) {
+  const { database, dir, cleanup } = await engine.fresh();
   cleanups.push(cleanup);
   const clock = { now: Date.parse('2026-06-01T00:00:00Z') };
   const now = () => new Date(clock.now);
@@ -59,15 +59,17 @@ async function failUntilDead({ database, queue, clock }: { database: Database; q
   }
 }
 
-void describe('the queue caps the retry delay of a failing job at one hour', () => {
-  void it('doubles the default ai.retryDelay of 1m each attempt, and never puts a retry more than 1h ahead', async () => {
-    const delays = await failUntilDead(await setUp(undefined, 12));
-    const minute = 60_000;
-    assert.deepEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60].map((m) => m * minute));
-  });
+for (const engine of await testEngines()) {
+  void describe(`the queue caps the retry delay of a failing job at one hour on ${engine.name}`, { skip: engine.skip }, () => {
+    void it('doubles the default ai.retryDelay of 1m each attempt, and never puts a retry more than 1h ahead', async () => {
+      const delays = await failUntilDead(await setUp(engine, undefined, 12));
+      const minute = 60_000;
+      assert.deepEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60].map((m) => m * minute));
+    });
 
-  void it('caps a configured ai.retryDelay longer than an hour at the hour from the first retry', async () => {
-    const delays = await failUntilDead(await setUp('2h', 4));
-    assert.deepEqual(delays, [HOUR, HOUR, HOUR]);
+    void it('caps a configured ai.retryDelay longer than an hour at the hour from the first retry', async () => {
+      const delays = await failUntilDead(await setUp(engine, '2h', 4));
+      assert.deepEqual(delays, [HOUR, HOUR, HOUR]);
+    });
   });
-});
+}

@@ -223,6 +223,28 @@ for (const engine of await testEngines()) {
         assertSingleHolders([a, b, c]);
       });
 
+      void it("takes at once the units of a daemon whose registration is gone (its pid dead on this host, removed when the next one registered)", async () => {
+        // One host: the dead daemon's pid no longer exists, so registering the next one removes its row.
+        const alive = new Set([101, 202]);
+        const registryOf = (id: string, pid: number) =>
+          new SqlInstanceRegistry(database.db, { id, host: 'one-host', pid }, { version: 'test', staleAfterMs: 30_000, shared: engine.name === 'postgres', now: clock, isAlive: (p) => alive.has(p) });
+        const first = registryOf('first', 101);
+        await first.register('test.db');
+        const firstLeases = new WorkLeases({ store: new SqlWorkLeaseStore(database.db, 'first', { now: clock }), instances: first, log, ttlMs: TTL, intervalMs: BEAT, now: () => now });
+        await firstLeases.ensure(['discovery', ...repos(10)]);
+        await firstLeases.tick();
+        assert.equal(firstLeases.held().size, 11);
+
+        // kill -9: no release. The next daemon on the host starts a moment later.
+        alive.delete(101);
+        now += 1_000;
+        const second = registryOf('second', 202);
+        await second.register('test.db');
+        const secondLeases = new WorkLeases({ store: new SqlWorkLeaseStore(database.db, 'second', { now: clock }), instances: second, log, ttlMs: TTL, intervalMs: BEAT, now: () => now });
+        await secondLeases.tick();
+        assert.equal(secondLeases.held().size, 11, 'the dead daemon\'s units are taken at the first heartbeat, not a TTL later');
+      });
+
       void it('a graceful stop hands every unit over at the next heartbeat of the others, without waiting for a TTL', async () => {
         const [a, b, c] = [await daemon('a'), await daemon('b'), await daemon('c')];
         await a.leases.ensure(repos(90));

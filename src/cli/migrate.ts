@@ -1,4 +1,4 @@
-/** `autosolve migrate up | down [N] | status | fresh`. */
+/** `autosolve migrate up | down [N] | status | fresh | copy`. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -6,6 +6,7 @@ import { INSTANCE_STALE_MS } from '../composition/instance-heartbeat.js';
 import { currentInstance, displayUrl, MIGRATION_NAMES, openDatabase, SchemaMigrator, SqlInstanceRegistry, type Database, type DatabaseTarget } from '../infra/store/index.js';
 import { VERSION } from '../version.js';
 import { UsageError, UserFacingError } from './errors.js';
+import { migrateCopyCommand } from './migrate-copy.js';
 import { loadFor, withConfigOption, type ConfigOption } from './shared.js';
 
 /** The configured database: the SQLite file's absolute path, or the PostgreSQL settings. */
@@ -22,22 +23,25 @@ function shown(target: DatabaseTarget): string {
 async function withMigrator(target: DatabaseTarget, work: (migrator: SchemaMigrator, path: string) => Promise<void>, destructive?: string): Promise<void> {
   const database = await openDatabase(target);
   try {
-    if (destructive !== undefined) await refuseWhileDaemonRuns(database, destructive);
+    if (destructive !== undefined) await refuseWhileDaemonRuns(database, `\`autosolve ${destructive}\` would delete data under it`);
     await work(new SchemaMigrator(database.db, database.path), database.path);
   } finally {
     await database.close();
   }
 }
 
-/** Deleting data under a running daemon would break it mid-work: name the daemon instead (the registry's own liveness rule). */
-async function refuseWhileDaemonRuns(database: Database, command: string): Promise<void> {
+/**
+ * Changing (or copying) a database under a running daemon would break it mid-work or miss what it writes next:
+ * name the daemon instead (the registry's own liveness rule). `harm` says what the command would do.
+ */
+async function refuseWhileDaemonRuns(database: Database, harm: string): Promise<void> {
   const registry = new SqlInstanceRegistry(database.db, currentInstance(), { version: VERSION, staleAfterMs: INSTANCE_STALE_MS });
   const [daemon] = await registry.liveOthers();
   if (!daemon) return;
   throw new UserFacingError(
     `an autosolve daemon pid ${daemon.pid} on host ${daemon.host} is using the database ${database.path} ` +
       `(version ${daemon.version}, started ${daemon.startedAt}, last heartbeat ${daemon.heartbeatAt}); ` +
-      `\`autosolve ${command}\` would delete data under it: stop it first (on ${daemon.host}: kill ${daemon.pid}), then run the command again. ` +
+      `${harm}: stop it first (on ${daemon.host}: kill ${daemon.pid}), then run the command again. ` +
       `A daemon that died on another host counts as gone ${Math.round(INSTANCE_STALE_MS / 1000)}s after its last heartbeat.`,
   );
 }
@@ -104,5 +108,7 @@ export function migrateCommand(): Command {
         'migrate fresh --yes',
       );
     });
+
+  migrate.addCommand(migrateCopyCommand(refuseWhileDaemonRuns));
   return migrate;
 }

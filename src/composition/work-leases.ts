@@ -182,6 +182,9 @@ export class WorkLeases {
   /** Takes and gives up units by the fair share. */
   async #balance(): Promise<void> {
     const now = this.#now();
+    // A daemon killed on this host is unregistered by the next one to start: its units are free now, not a TTL later.
+    const freed = await this.#store.freeUnregistered();
+    if (freed > 0) this.#options.log.info({ units: freed }, `freed ${freed} work units held by daemons that are no longer registered`);
     const [rows, instances] = await Promise.all([this.#store.list(), this.#options.instances.list()]);
     const liveWithin = this.#options.liveWithinMs ?? this.#ttlMs;
     const live = instances.filter((instance) => now - Date.parse(instance.heartbeatAt) < liveWithin).map((instance) => instance.id);

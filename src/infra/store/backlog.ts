@@ -109,9 +109,12 @@ export class SqlBacklogStore implements BacklogStore {
 
   async enqueue(repositoryId: number, issueGithubIds: readonly number[]): Promise<number> {
     const now = this.#now().toISOString();
+    // In id order, as every enqueue does (issue-writes.ts): daemons reconciling the
+    // same backlog at once wait for each other's live jobs, never in a cycle.
+    const ids = [...new Set(issueGithubIds)].sort((a, b) => a - b);
     let enqueued = 0;
-    for (let start = 0; start < issueGithubIds.length; start += CHUNK) {
-      const rows = issueGithubIds.slice(start, start + CHUNK).map((issueGithubId) => ({
+    for (let start = 0; start < ids.length; start += CHUNK) {
+      const rows = ids.slice(start, start + CHUNK).map((issueGithubId) => ({
         type: ANSWER_JOB,
         repository_id: repositoryId,
         issue_github_id: issueGithubId,

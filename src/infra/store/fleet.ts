@@ -5,9 +5,10 @@
  * and its detection path. Written for 10,000 members: every write is chunked
  * and a listing is synced in one transaction.
  */
-import type { Kysely, Transaction } from 'kysely';
-import type { DetectionPath, DiscoveredRepository, FleetEntry } from '../../domain/fleet/types.js';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { DETECTION_PATHS, type DetectionPath, type DiscoveredRepository, type FleetEntry } from '../../domain/fleet/types.js';
 import type { FleetStore } from '../../domain/fleet/ports.js';
+import { isPostgres } from './engine.js';
 import { CHUNK } from './issue-writes.js';
 import type { RepositoryRow, Schema } from './schema.js';
 
@@ -33,6 +34,7 @@ export class SqlFleetStore implements FleetStore {
   ): Promise<{ readonly added: FleetEntry[]; readonly dropped: FleetEntry[]; readonly members: FleetEntry[] }> {
     const now = this.#now().toISOString();
     return this.db.transaction().execute(async (trx) => {
+      await lockRepositories(trx);
       const rows = await trx.selectFrom('repositories').select(COLUMNS).execute();
       const plan = planSync(org, rows, listed);
       await renameAll(trx, plan.renamed);
@@ -86,7 +88,8 @@ export class SqlFleetStore implements FleetStore {
     // only a NULL is filled in: the first sync time never moves.
     const at = new Date(Math.floor(this.#now().getTime() / 1000) * 1000).toISOString();
     await this.db.transaction().execute(async (trx) => {
-      for (const ids of chunks([...new Set(repositoryIds)])) {
+      // In id order: daemons marking the same members (a stream here, discovery there) lock them in one order.
+      for (const ids of chunks([...new Set(repositoryIds)].sort((a, b) => a - b))) {
         await trx.updateTable('repositories').set({ first_synced_at: at }).where('id', 'in', ids).where('first_synced_at', 'is', null).execute();
       }
     });
@@ -96,7 +99,9 @@ export class SqlFleetStore implements FleetStore {
     const byPath = new Map<DetectionPath, number[]>();
     for (const [id, path] of paths) byPath.set(path, [...(byPath.get(path) ?? []), id]);
     await this.db.transaction().execute(async (trx) => {
-      for (const [path, ids] of byPath) {
+      // Paths in one order and ids ascending: daemons recording the same projection lock rows in one order.
+      for (const path of DETECTION_PATHS) {
+        const ids = (byPath.get(path) ?? []).sort((a, b) => a - b);
         for (const chunk of chunks(ids)) {
           // Rows already on the path are not written: a steady fleet records nothing.
           await trx
@@ -183,6 +188,19 @@ function planSync(org: string, rows: readonly Row[], listed: readonly Discovered
     if (row.organization?.toLowerCase() === lowerOrg) plan.dropped.push(row);
   }
   return plan;
+}
+
+/**
+ * Daemons sharing PostgreSQL list their organisations at the same time (each
+ * one's setup does): two syncs planned from the same rows would insert the
+ * same repositories, and one would fail on the unique owner/name. One sync at
+ * a time, and no other write to repositories while it runs, so that the plan
+ * is still true when it is written. Reads, and the foreign keys of issue and
+ * job writes, are not held up (SHARE ROW EXCLUSIVE conflicts with writes to
+ * the table, not with reads or row locks). SQLite has one writer at a time.
+ */
+async function lockRepositories(trx: Transaction<Schema>): Promise<void> {
+  if (isPostgres(trx)) await sql`LOCK TABLE repositories IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
 }
 
 /**

@@ -17,3 +17,4 @@ export { SqlScopeSyncStore, type ScopeSyncOptions } from './scope-sync.js';
 export { readDaemons, DAEMON_UNITS_SHOWN, type DaemonsStatus, type DaemonStatus, type DaemonsStatusOptions } from './daemons-status.js';
 export { SqlCredentialBudget, writeWaitMs, type CredentialHold, type WriteRules, type WriteReservation } from './github-budget.js';
 export { SqlWorkLeaseStore, type WorkLease, type WorkLeaseStoreOptions } from './work-leases.js';
+export { copyDatabase, rowsHeld, tablesNotCovered, COPIED_TABLES, SKIPPED_TABLES, TargetNotEmptyError, UnknownTableError, CopyFailedError, type CopiedCount, type CopyOptions } from './copy.js';

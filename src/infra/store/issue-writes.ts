@@ -43,8 +43,11 @@ export async function upsertIssues(
   const changed = new Set<number>();
   const repositories = new Set<number>();
   // One row per issue, the last seen winning: a second row for the same id in one
-  // statement is an error on PostgreSQL, and the later one is the newer.
-  const unique = [...new Map(placed.map((p) => [p.issue.githubId, p])).values()];
+  // statement is an error on PostgreSQL, and the later one is the newer. In id
+  // order: an upsert locks each row it meets until the transaction ends, and two
+  // daemons storing the same issues (an organisation's stream, a repository's
+  // walk) would deadlock taking them in opposite orders.
+  const unique = [...new Map(placed.map((p) => [p.issue.githubId, p])).values()].sort((a, b) => a.issue.githubId - b.issue.githubId);
   for (let start = 0; start < unique.length; start += CHUNK) {
     const chunk = unique.slice(start, start + CHUNK);
     const values = chunk.map((p) => toRow(p.repositoryId, p.issue, now));
@@ -101,9 +104,12 @@ export async function enqueueJobs(
   options: { readonly maxAttempts: number; readonly now: string },
 ): Promise<number> {
   const { maxAttempts, now } = options;
+  // In one order whoever enqueues, as the issues are upserted: a second daemon
+  // inserting the same live job waits for the first, never in a cycle.
+  const ordered = [...jobs].sort((a, b) => a.issueGithubId - b.issueGithubId || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
   let enqueued = 0;
-  for (let start = 0; start < jobs.length; start += CHUNK) {
-    const chunk = jobs.slice(start, start + CHUNK);
+  for (let start = 0; start < ordered.length; start += CHUNK) {
+    const chunk = ordered.slice(start, start + CHUNK);
     const ids = chunk.map((j) => j.issueGithubId);
     const { rows: handled } = await statements.execute(
       trx,

@@ -62,7 +62,8 @@ export class SchemaMigrator {
   /**
    * Kysely's migrator looks for its table in every schema it can see; on
    * PostgreSQL it is told the connection's own (another installation may
-   * share the server, each in its schema).
+   * share the server, each in its schema), and the PostgreSQL dialect's
+   * introspector lists only that schema (src/infra/store/postgres.ts).
    */
   get #migrator(): Promise<Migrator> {
     this.#made ??= (async () => {

@@ -40,7 +40,7 @@ export class SqlRepositoryStore implements RepositoryRecorder {
     return this.db.transaction().execute(async (trx) => {
       const existing =
         (await trx.selectFrom('repositories').select('id').where('github_id', '=', remote.githubId).orderBy('id').executeTakeFirst()) ??
-        (await trx.selectFrom('repositories').select('id').where(sameName(configured)).executeTakeFirst());
+        (await trx.selectFrom('repositories').select('id').where(sameName(configured)).orderBy('id').executeTakeFirst());
       const id = existing
         ? (await trx
             .updateTable('repositories')
@@ -73,6 +73,8 @@ export class SqlRepositoryStore implements RepositoryRecorder {
       .selectFrom('repositories')
       .select('id')
       .where(sameName(repo))
+      // `acme/api` and `ACME/API` may both be rows (configured, discovered): the oldest, on either engine.
+      .orderBy('id')
       .executeTakeFirst();
     return row?.id;
   }

@@ -105,6 +105,21 @@ export class SqlWorkLeaseStore {
     return rows.map((row) => row.unit).sort();
   }
 
+  /**
+   * Frees at once the units of owners no longer registered: a daemon whose
+   * registration was removed (its pid gone on this host, its heartbeat stale)
+   * holds nothing, whatever its leases still say. Returns how many were freed.
+   */
+  async freeUnregistered(): Promise<number> {
+    const result = await this.db
+      .updateTable('work_leases')
+      .set({ owner: null, expires_at: this.#iso() })
+      .where('owner', 'is not', null)
+      .where('owner', 'not in', (eb) => eb.selectFrom('instances').select('id'))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Units held (lease not run out) per owner: the fair share's input and what `status` shows. */
   async holdings(): Promise<Map<string, number>> {
     const rows = await this.db
