@@ -37,11 +37,11 @@ export class DaemonGroup {
     this.#cli = cli;
   }
 
-  /** Starts `name` (again, after it exited). */
-  start(name: string): Daemon {
+  /** Starts `name` (again, after it exited), with `env` added to the group's. */
+  start(name: string, env: Record<string, string> = {}): Daemon {
     const current = this.#daemons.get(name);
     if (current?.running()) throw new Error(`daemon ${name} is already running (pid ${current.pid})`);
-    const started = startCli(['run', '--config', this.#configFile], this.#cli);
+    const started = startCli(['run', '--config', this.#configFile], { ...this.#cli, env: { ...this.#cli.env, ...env } });
     let exited = false;
     const finished = started.finished.finally(() => (exited = true));
     const pid = started.child.pid;
@@ -114,6 +114,22 @@ function tail(daemon: Daemon): string {
   return `${stderr.slice(-1_500)}\n${stdout.slice(-2_500)}`;
 }
 
+/**
+ * A module for `NODE_OPTIONS=--import=…` that makes the process report
+ * SCALE_OUT_HOSTNAME as its host name: daemons on one machine that behave as on
+ * several. On one host a daemon learns at once that another's pid is dead and
+ * frees its work; across hosts only the lease's TTL tells, and that is the path
+ * a deployment of several machines takes.
+ */
+export const HOSTNAME_MODULE = `import os from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
+const name = process.env.SCALE_OUT_HOSTNAME;
+if (name) {
+  os.hostname = () => name;
+  syncBuiltinESMExports();
+}
+`;
+
 /** The repositories (owner/name) whose `repo:<id>` unit each daemon pid holds now, by pid; null without a work_leases table. */
 export async function leasesByPid(url: string): Promise<Map<number, string[]> | null> {
   return withClient(url, async (client) => {
@@ -136,6 +152,11 @@ export async function leasesByPid(url: string): Promise<Map<number, string[]> | 
 /** The instance id the daemon with this pid registered; undefined when it has no row. */
 export async function instanceOf(url: string, pid: number): Promise<string | undefined> {
   return withClient(url, async (client) => (await client.query<{ id: string }>('SELECT id FROM instances WHERE pid = $1', [pid])).rows[0]?.id);
+}
+
+/** The hosts of the registered daemons. */
+export async function registeredHosts(url: string): Promise<string[]> {
+  return withClient(url, async (client) => (await client.query<{ host: string }>('SELECT DISTINCT host FROM instances ORDER BY host')).rows.map((row) => row.host));
 }
 
 /** Lease rows that still name `instance` as their owner, expired or not. */

@@ -12,11 +12,12 @@
  * parseInterval 10 s instead of a minute, every per-minute budget six times
  * larger, on both sides (the daemons' and the simulator's).
  */
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { COMMENT_MARKER } from '../../src/domain/entities.js';
 import type { SimBreach, SimIssueInput, Simulator } from '../../src/simulator/index.js';
 import { tempDir, writeFile, type CliResult } from './cli.js';
-import { DaemonGroup, instanceOf, leasesByPid, unitsOwnedBy } from './daemons.js';
+import { DaemonGroup, HOSTNAME_MODULE, instanceOf, leasesByPid, registeredHosts, unitsOwnedBy } from './daemons.js';
 import { daemonConfig, simulator, waitFor } from './daemon.js';
 import { createSchema, dropSchema, schemaUrl } from './engines.js';
 import { random } from './kill-campaign.js';
@@ -143,16 +144,21 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
       ai: { provider: 'command', command: { run: [process.execPath, script] }, timeout: '10s', visibilityTimeout: '5s', retryDelay: '1s' },
       scheduler: { setupBudget: '60s', shutdownGrace: '5s' },
     });
-    const daemons = new DaemonGroup(config.file, { cwd: dir.path, main: options.main });
+    // Each daemon on a host of its own, as far as it can tell: a killed one is taken over by its leases' TTL.
+    const hostname = writeFile(dir.path, 'hostname.mjs', HOSTNAME_MODULE);
+    const daemons = new DaemonGroup(config.file, { cwd: dir.path, main: options.main, env: { NODE_OPTIONS: `--import=${pathToFileURL(hostname).href}` } });
+    const onHost = (name: string) => ({ SCALE_OUT_HOSTNAME: `host-${name}` });
     group = daemons;
     cleanups.push(() => daemons.killAll());
     const feed = new IssueFeed(sim, names, rand);
     cleanups.push(() => feed.stop());
 
     // 1. Three daemons, all working, the fleet shared out.
-    for (const name of ['a', 'b', 'c']) daemons.start(name);
+    for (const name of ['a', 'b', 'c']) daemons.start(name, onHost(name));
     await Promise.all(['a', 'b', 'c'].map((name) => daemons.working(name)));
-    say('three daemons working');
+    const hosts = await registeredHosts(url);
+    if (hosts.join() !== 'host-a,host-b,host-c') throw new Error(`the daemons registered on hosts ${hosts.join(', ')}, not host-a, host-b and host-c: ${HOSTNAME_MODULE}`);
+    say('three daemons working, on hosts of their own');
     feed.start(options.arrivalMs ?? 1_500);
     await waitFor('the fleet to be shared out among three daemons', () => shared(url, daemons, count), 60_000);
     await polls.until('every repository to be polled', () => polls.coveredAt() !== undefined, 60_000, () => `(${polls.notPolledSince(0).length} never polled)`);
@@ -166,7 +172,7 @@ export async function runScaleOut(options: ScaleOutOptions, track: (resources: S
     say(`its repositories polled again after ${seconds(killed.ms)}`);
 
     // 3. It comes back and gets its share again.
-    const back = daemons.start('a');
+    const back = daemons.start('a', onHost('a'));
     await daemons.working('a');
     let share: string[] = [];
     const hasShare = await reached(
