@@ -308,7 +308,7 @@ async function scaleOutFigures(): Promise<{ lines: string[]; missed: boolean }> 
     return {
       missed: !takeoverOk || duplicates > 0 || run.missing.length > 0 || run.unwanted.length > 0 || run.breaches.length > 0 || (worstGap?.ms ?? 0) > gapBound,
       lines: [
-        `scale-out run      : 3 daemons, ${run.repositories} repositories, ${run.labelled} labelled issues (${run.unlabelled} not), ${(run.elapsedMs / 1000).toFixed(0)} s`,
+        `scale-out run      : 3 daemons (each on a host of its own as far as it can tell), ${run.repositories} repositories, ${run.labelled} labelled issues (${run.unlabelled} not), ${(run.elapsedMs / 1000).toFixed(0)} s`,
         `takeover, kill -9  : ${seconds(run.killed.ms)} for the ${run.killed.held} repositories it held${run.killed.fromLeases ? '' : ' (no work leases: every repository waited for)'}` +
           `   target <= ${TARGET_TAKEOVER_MS / 1000} s ${verdict(takeoverOk)}`,
         `handover, SIGTERM  : ${seconds(run.stopped.ms)} for the ${run.stopped.held} repositories it held (exit ${run.stopped.exit.code})`,
