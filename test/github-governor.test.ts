@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { GitHubClient, RequestThrottle, type ThrottleOptions, type WaitReason } from '../src/infra/github/index.js';
 import { type Simulator, startSimulator } from '../src/simulator/index.js';
+import { timerClock } from './support/timer-clock.js';
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
 const TOKEN = 'ghp_governorTestToken0000000000000000000';
@@ -18,55 +19,8 @@ const POST = { method: 'POST', url: '/repos/{owner}/{repo}/issues/{issue_number}
 const QUERY = { method: 'POST', url: '/graphql', query: 'query($owner: String!) { repository(owner: $owner, name: "x") { id } }' };
 const MUTATION = { method: 'POST', url: '/graphql', query: '# a comment\nmutation { addComment(input: {subjectId: "x", body: "query"}) { clientMutationId } }' };
 
-/**
- * A virtual clock with timers: when nothing else can run (no request in
- * flight, every callback run), time jumps to the earliest sleeper's deadline
- * and wakes it. Concurrent sleeps overlap as real ones do.
- */
-function timerClock(): { now: () => number; sleep: (ms: number) => Promise<void>; advance: (ms: number) => void; fetch: typeof fetch } {
-  let time = START;
-  let inFlight = 0;
-  let scheduled = false;
-  const timers: Array<{ at: number; wake: () => void }> = [];
-  const tick = (): void => {
-    scheduled = false;
-    if (inFlight > 0) return;
-    timers.sort((a, b) => a.at - b.at);
-    const next = timers.shift();
-    if (next === undefined) return;
-    time = Math.max(time, next.at);
-    next.wake();
-    schedule();
-  };
-  const schedule = (): void => {
-    if (scheduled || timers.length === 0) return;
-    scheduled = true;
-    setImmediate(tick);
-  };
-  return {
-    now: () => time,
-    sleep: (ms) =>
-      new Promise<void>((wake) => {
-        timers.push({ at: time + ms, wake });
-        schedule();
-      }),
-    advance: (ms) => {
-      time += ms;
-    },
-    fetch: async (input, init) => {
-      inFlight++;
-      try {
-        return await fetch(input, init);
-      } finally {
-        inFlight--;
-        schedule();
-      }
-    },
-  };
-}
-
 function governed(options: Partial<ThrottleOptions>, waits: Array<{ reason: WaitReason; waitMs: number }> = []) {
-  const clock = timerClock();
+  const clock = timerClock(START);
   const throttle = new RequestThrottle({ minIntervalMs: 0, now: clock.now, sleep: clock.sleep, ...options }, { onWait: (info) => waits.push(info) });
   /** Admits each request, notes when it started relative to START and answers it at once. */
   const send = async (request: { method: string; url: string; query?: string }): Promise<number> => {
@@ -179,7 +133,7 @@ void describe('GitHub budget governor', () => {
   });
 
   void it('spreads the primary budget evenly until the reset once below half, keeping a reserve for writes', async () => {
-    const clock = timerClock();
+    const clock = timerClock(START);
     simulator = await startSimulator({ tokens: [TOKEN], now: clock.now, scenario: { repositories: [{ owner: 'acme', name: 'api', issues: [{ title: 'first' }] }] } });
     const resetAt = Math.floor(START / 1000) + 3600;
     simulator.setRateLimit(TOKEN, { remaining: 2050, resetAt });

@@ -99,7 +99,7 @@ describe('failures an operator sees', () => {
       match: { method: 'POST', path: COMMENTS },
       times: 1000,
     });
-    const daemon = startCli(['run', '--config', config.file], { cwd: dir.path });
+    const daemon = startCli(['run', '--config', config.file], { cwd: dir.path, env: { AUTOSOLVE_TEST_RETRY_SCALE: '0.05' } });
     try {
       const url = await waitFor('the HTTP endpoint', () => Promise.resolve(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(daemon.output().stdout)?.[1]));
       const readyz = await waitFor('/readyz to say paused', async () => {

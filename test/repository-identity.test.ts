@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { RemoteRepository } from '../src/domain/entities.js';
-import { SchemaMigrator, SqlRepositoryStore, type Database } from '../src/infra/store/index.js';
+import { MIGRATION_NAMES, SchemaMigrator, SqlRepositoryStore, type Database } from '../src/infra/store/index.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, tempDir } from './support/cli.js';
 import { daemonConfig, inspectDatabase, simulator } from './support/daemon.js';
@@ -80,7 +80,8 @@ for (const engine of await testEngines()) {
 
     it('merges the rows an older build made for one GitHub id into the oldest, keeping its first sync and taking the others’ issues and jobs', async () => {
       const migrator = new SchemaMigrator(database.db, database.path);
-      assert.deepEqual(await migrator.down(2), ['009-fleet', '008-repository-identity']);
+      const from008 = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('008-repository-identity')).reverse();
+      assert.deepEqual(await migrator.down(from008.length), from008);
       const db = database.db;
       await db.insertInto('repositories').values([
         { owner: 'acme', name: 'api', github_id: 42, validated_at: '2026-01-01T00:00:00.000Z', created_at: '2026-01-01T00:00:00.000Z', first_synced_at: '2026-01-01T00:00:00.000Z' },

@@ -7,6 +7,8 @@
 export interface TimerClock {
   now: () => number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Moves the clock on without waking anyone (time passing while nothing waits). */
+  advance: (ms: number) => void;
   fetch: typeof fetch;
 }
 
@@ -41,6 +43,9 @@ export function timerClock(start: number): TimerClock {
         timers.push({ at: time + ms, wake });
         schedule();
       }),
+    advance: (ms) => {
+      time += ms;
+    },
     fetch: async (input, init) => {
       inFlight++;
       try {

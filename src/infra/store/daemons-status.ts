@@ -8,20 +8,14 @@
 import { sql, type Kysely } from 'kysely';
 import { tableExists } from './engine.js';
 import { ageSeconds } from './fleet-status.js';
+import type { InstanceRecord } from './instances.js';
 import type { Schema } from './schema.js';
 
 /** How many of a daemon's units are named, for a glance (`leases` counts them all). */
 export const DAEMON_UNITS_SHOWN = 5;
 
-export interface DaemonStatus {
-  /** The instance id (unique per process start). */
-  readonly id: string;
-  readonly host: string;
-  readonly pid: number;
-  readonly version: string;
-  /** ISO 8601. */
-  readonly startedAt: string;
-  readonly heartbeatAt: string;
+/** A registered daemon (its id, host, pid, version, start and last heartbeat) as status shows it. */
+export interface DaemonStatus extends InstanceRecord {
   /** Whole seconds from the last heartbeat to `now` (0 when the clocks disagree the other way). */
   readonly heartbeatAgeSeconds: number;
   /** False once the heartbeat is older than `staleAfterMs`: the daemon is gone or stuck, its row not removed yet. */
