@@ -174,17 +174,6 @@ export class SqlJobQueue implements DispatchQueue {
     return { state: row?.state === 'dead' ? 'dead' : 'released', releases: row?.releases ?? 0 };
   }
 
-  /** When the next pending job of a type becomes visible, or null when none is waiting. */
-  async nextVisibleAt(type: string): Promise<Date | null> {
-    const row = await this.db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.min('run_after').as('next'))
-      .where('type', '=', type)
-      .where('state', '=', 'pending')
-      .executeTakeFirst();
-    return row?.next ? new Date(row.next) : null;
-  }
-
   /**
    * A claim whose owner process is gone from this host expires now, so the
    * claim below takes it instead of waiting out the lease. Another host's
