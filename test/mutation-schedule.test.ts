@@ -7,6 +7,7 @@
  * time passes.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, it, mock } from 'node:test';
 import { ClassifiedError } from '../src/domain/failure.js';
 import type { Log } from '../src/domain/ports.js';
@@ -24,12 +25,15 @@ interface Entry extends Queued {
 
 const entry = (id: number): Entry => ({ id, dueAt: 0, order: 0, position: -1 });
 
-/** A small deterministic generator (a linear congruential one), so that a failure replays. */
+/** A small deterministic generator (mulberry32), so that a failure replays. */
 function numbers(seed: number): (below: number) => number {
-  let state = seed;
+  let state = seed >>> 0;
   return (below) => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state % below;
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % below;
   };
 }
 
@@ -317,6 +321,7 @@ describe('scheduler: setup', () => {
     const log = recordingLog();
     const attempts = new Map<string, number>();
     const scheduler = new Scheduler({ log, retryBudgetMs: 60_000, baseline: FAST });
+    const signal = new AbortController().signal;
     const setup = track(
       scheduler.setup(
         preflights(async (repository) => {
@@ -325,11 +330,12 @@ describe('scheduler: setup', () => {
           if (repository === 'acme/api') throw network();
           if (repository === 'acme/web' && n <= 4) throw busy();
         }),
-        new AbortController().signal,
+        signal,
       ),
     );
     await until(() => setup.settled);
     assert.deepEqual(Object.fromEntries(attempts), { 'acme/api': 3, 'acme/web': 5, 'acme/docs': 1 });
+    assert.equal(getEventListeners(signal, 'abort').length, 0, 'setup stopped listening to the shutdown signal');
     const error = setup.error;
     assert.ok(error instanceof SetupFailedError);
     assert.deepEqual(error.failures, [{ job: 'setup:repository-validator:acme/api', repository: 'acme/api', reason: 'connection reset', kind: 'node' }]);
@@ -724,9 +730,14 @@ function walk(clock: ManualClock, name: string, resource = 'issue-poller') {
     run: (signal) =>
       new Promise<void>((resolve, reject) => {
         starts.push(clock.time);
-        const end = (error?: Error) => (error ? reject(error) : resolve());
+        const aborted = () => end(signal.reason as Error);
+        const end = (error?: Error) => {
+          signal.removeEventListener('abort', aborted);
+          if (error) reject(error);
+          else resolve();
+        };
         ends.push(end);
-        signal.addEventListener('abort', () => end(signal.reason as Error), { once: true });
+        signal.addEventListener('abort', aborted, { once: true });
       }),
   };
   return {
@@ -914,6 +925,7 @@ describe('walk runner: edges', () => {
     await api.end(network());
     assert.equal(running.settled, true);
     assert.equal(running.error, bug);
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 0, 'it stopped listening to the signal');
     walks.upsert(2, web.job, 1_000);
     await clock.advance(5_000);
     assert.deepEqual([api.starts.length, web.starts.length], [1, 0], 'nothing walked after the fault');
