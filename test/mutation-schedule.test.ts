@@ -415,19 +415,12 @@ describe('scheduler: setup', () => {
   });
 
   it('bounds setup by a budget longer than a timer can wait without running out at once', async () => {
-    mock.timers.enable({ apis: ['setTimeout'] });
+    // Real timers: a timer asked to wait longer than it can fires after 1 ms instead.
     const scheduler = new Scheduler({ log: recordingLog(), retryBudgetMs: 2 ** 40, baseline: FAST });
-    let passes = 0;
-    const setup = track(
-      scheduler.setup(
-        preflights(async () => {
-          if (++passes <= 3) throw busy();
-        }),
-        new AbortController().signal,
-      ),
+    await scheduler.setup(
+      preflights(() => new Promise<void>((resolve) => setTimeout(resolve, 20))),
+      new AbortController().signal,
     );
-    await until(() => setup.settled);
-    assert.equal(setup.error, undefined);
   });
 
   it('runs nothing of a setup shut down before it began, and says why it stopped', async () => {
@@ -643,6 +636,56 @@ describe('scheduler: work', () => {
         ['error', 'failed (network); not retrying: connection reset', { job: 'work:flaky', classification: 'node', error: 'connection reset' }],
       ],
     );
+  });
+
+  it('resolves with nothing failed when stopped, and reports no failure of a pass the stop cut short', async () => {
+    const log = recordingLog();
+    const failures: string[] = [];
+    const scheduler = new Scheduler({ log, retryBudgetMs: 1_000, baseline: FAST, observer: { passFailed: (job) => void failures.push(job.name) } });
+    const stop = new AbortController();
+    let started = false;
+    const job: WorkJob = {
+      name: 'work:dispatcher',
+      resource: 'dispatcher',
+      scope: 'global',
+      interval: 60_000,
+      run: (signal) =>
+        new Promise<void>((_resolve, reject) => {
+          started = true;
+          signal.addEventListener('abort', () => reject(new ClassifiedError('node', 'aborted')), { once: true });
+        }),
+    };
+    const working = scheduler.work([job], stop.signal, { once: false });
+    await flush();
+    assert.ok(started);
+    stop.abort();
+    assert.deepEqual(await working, { failed: [] });
+    assert.deepEqual([failures, log.lines], [[], []]);
+  });
+
+  it('in --once names a global worker that failed for good, and walks repository jobs by their repository id', async () => {
+    const scheduler = new Scheduler({ log: recordingLog(), retryBudgetMs: 0, baseline: FAST });
+    const walked: string[] = [];
+    const repositoryJob = (name: string, repositoryId?: number): WorkJob => ({
+      name: `work:issue-poller:acme/${name}`,
+      resource: 'issue-poller',
+      scope: 'repository',
+      interval: 60_000,
+      ...(repositoryId === undefined ? {} : { repositoryId }),
+      run: async () => void walked.push(name),
+    });
+    const jobs: WorkJob[] = [
+      { name: 'work:stream', resource: 'stream', scope: 'global', interval: 1, detects: true, run: () => Promise.reject(new ClassifiedError('permanent', 'no org')) },
+      { name: 'work:dispatcher', resource: 'dispatcher', scope: 'global', interval: 1, run: () => Promise.reject(new ClassifiedError('permanent', 'no queue')) },
+      repositoryJob('api', 7),
+      repositoryJob('web'),
+      repositoryJob('docs'),
+    ];
+    const summary = await scheduler.work(jobs, new AbortController().signal, { once: true });
+    assert.deepEqual(summary, { failed: ['work:stream', 'work:dispatcher'] });
+    assert.deepEqual(walked.sort(), ['api', 'docs', 'web'], 'jobs without a repository id are members of their own');
+    assert.equal(scheduler.walks.nudge(7), true, 'the member is keyed by its repository id');
+    assert.equal(scheduler.walks.nudge('work:issue-poller:acme/web'), true, 'and one without by its name');
   });
 
   it('runs a pass inside `around`, with the job it runs', async () => {
