@@ -385,8 +385,15 @@ describe('scheduler: setup', () => {
   it('names what was not done when the budget ran out, and how far each had come', async () => {
     mock.timers.enable({ apis: ['setTimeout'] });
     let webPasses = 0;
+    const reasons = new Set<string>();
     const scheduler = new Scheduler({ log: recordingLog(), retryBudgetMs: 1_000, baseline: FAST, setupNetworkAttempts: 1_000 });
-    const hang = (signal: AbortSignal) => new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error)));
+    const hang = (signal: AbortSignal) =>
+      new Promise<void>((_resolve, reject) =>
+        signal.addEventListener('abort', () => {
+          reasons.add((signal.reason as Error).message);
+          reject(signal.reason as Error);
+        }),
+      );
     const setup = track(
       scheduler.setup(
         preflights(async (repository, signal) => {
@@ -402,6 +409,7 @@ describe('scheduler: setup', () => {
     const error = setup.error;
     assert.ok(error instanceof SetupFailedError);
     assert.equal(error.budgetMs, 1_000);
+    assert.deepEqual([...reasons], ['scheduler.setupBudget of 1s ran out'], 'what a preflight cut short is told');
     const notDone = 'not done when scheduler.setupBudget (1s) ran out';
     assert.deepEqual(
       error.failures.map((f) => [f.repository, f.reason, f.kind]),
