@@ -114,6 +114,10 @@ describe('failure classification', () => {
 describe('scrubSecrets at its edges', () => {
   const P = SCRUBBED_PLACEHOLDER;
 
+  it('says that something was cut', () => {
+    assert.equal(scrubSecrets('key 12345678', ['12345678']).text, 'key [secret removed]');
+  });
+
   it('scrubs a known secret of exactly MIN_SECRET_CHARS, not one shorter', () => {
     assert.deepEqual(scrubSecrets('x 12345678 y', ['12345678']), { text: `x ${P} y`, scrubbed: 1 });
     assert.deepEqual(scrubSecrets('x 1234567 y', ['1234567']), { text: 'x 1234567 y', scrubbed: 0 });
@@ -251,6 +255,8 @@ describe('neutralizeMentions at its edges', () => {
     assert.equal(after('   ```'), false);
     assert.equal(after('``` \t'), false);
     assert.equal(after('````'), false);
+    assert.equal(after('~~~', '~~~'), false);
+    assert.equal(live('```\n@a'), true, 'an unclosed block is code to the end');
     assert.equal(after('    ```'), true, 'four spaces: still code');
     assert.equal(after('~~~'), true, 'another character');
     assert.equal(after('```', '````'), true, 'shorter');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeLatency, projectCapacity, type CapacityInput } from '../src/domain/fleet/capacity.js';
 import { choosePaths, type PathPolicy } from '../src/domain/fleet/paths.js';
-import { decideShare, repositoryOfUnit, repositoryUnit, type UnitLease } from '../src/domain/fleet/lease-share.js';
+import { decideShare, DISCOVERY_UNIT, repositoryOfUnit, repositoryUnit, type UnitLease } from '../src/domain/fleet/lease-share.js';
 import { DAY_MS, instant, jitter, pickDue, quietFactor, sweepInterval, WEEK_MS } from '../src/domain/fleet/sweep-schedule.js';
 
 describe('choosePaths: the reasons status shows', () => {
@@ -59,8 +59,10 @@ const held = (unit: string, owner: string): UnitLease => ({ unit, owner, expires
 const free = (unit: string, since = NOW): UnitLease => ({ unit, owner: null, expiresAt: since });
 
 describe('decideShare at its boundaries', () => {
-  it('reads back only a whole repository id', () => {
+  it('names units as stored rows already do, and reads back only a whole repository id', () => {
+    assert.equal(DISCOVERY_UNIT, 'discovery');
     assert.equal(repositoryOfUnit('repo:7'), 7);
+    assert.equal(repositoryOfUnit('repo-12345'), undefined);
     assert.equal(repositoryOfUnit('repo:abc'), undefined);
     assert.equal(repositoryOfUnit('repo:1.5'), undefined);
     assert.equal(repositoryOfUnit('xrepo:7'), undefined);
@@ -88,6 +90,23 @@ describe('decideShare at its boundaries', () => {
     const decision = decideShare({ leases, live: ['a', 'b'], self: 'a', now: NOW, ttlMs: TTL });
     assert.equal(decision.take.length, 6);
     assert.deepEqual(decision.release, []);
+  });
+
+  it('takes nothing while it holds more than the share, even with units free', () => {
+    const units = repos(10);
+    const leases = units.map((unit, i) => (i < 6 ? held(unit, 'a') : i < 8 ? held(unit, 'b') : free(unit)));
+    const decision = decideShare({ leases, live: ['a', 'b'], self: 'a', now: NOW, ttlMs: TTL });
+    assert.deepEqual(decision.take, []);
+    assert.equal(decision.release.length, 1);
+  });
+
+  it('releases down to floor while a daemon that holds some, not only one that holds none, is below it', () => {
+    // 13 units over three: floor 4, ceil 5. b holds 3, c 1: a keeps 4 of its 9.
+    const units = repos(13);
+    const leases = units.map((unit, i) => held(unit, i < 9 ? 'a' : i < 12 ? 'b' : 'c'));
+    const { take, release } = decideShare({ leases, live: ['a', 'b', 'c'], self: 'a', now: NOW, ttlMs: TTL });
+    assert.deepEqual([take.length, release.length], [0, 5]);
+    assert.deepEqual(release, [...release].sort(), 'sorted');
   });
 
   it('daemons reach for different free units first', () => {
