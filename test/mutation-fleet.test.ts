@@ -106,7 +106,28 @@ describe('decideShare at its boundaries', () => {
     const leases = units.map((unit, i) => held(unit, i < 9 ? 'a' : i < 12 ? 'b' : 'c'));
     const { take, release } = decideShare({ leases, live: ['a', 'b', 'c'], self: 'a', now: NOW, ttlMs: TTL });
     assert.deepEqual([take.length, release.length], [0, 5]);
-    assert.deepEqual(release, [...release].sort(), 'sorted');
+  });
+
+  it('with nobody below floor, takes and keeps up to ceil(units / live)', () => {
+    // 14 units over three: floor 4, ceil 5; b and c hold 4 each.
+    const units = repos(14);
+    const others = (unit: string, i: number): UnitLease => held(unit, i < 4 ? 'b' : 'c');
+    const taking = units.map((unit, i) => (i < 8 ? others(unit, i) : free(unit)));
+    assert.equal(decideShare({ leases: taking, live: ['a', 'b', 'c'], self: 'a', now: NOW, ttlMs: TTL }).take.length, 5);
+    const keeping = units.map((unit, i) => (i < 8 ? others(unit, i) : held(unit, 'a')));
+    assert.equal(decideShare({ leases: keeping, live: ['a', 'b', 'c'], self: 'a', now: NOW, ttlMs: TTL }).release.length, 1);
+  });
+
+  it('lists what it releases sorted', () => {
+    const units = repos(30);
+    const leases = units.map((unit, i) => held(unit, i < 25 ? 'a' : i < 28 ? 'b' : 'c'));
+    const { release } = decideShare({ leases, live: ['a', 'b', 'c'], self: 'a', now: NOW, ttlMs: TTL });
+    assert.equal(release.length, 15);
+    assert.deepEqual(release, [...release].sort());
+  });
+
+  it('a unit freed at a time still ahead of its clock (another daemon\'s clock runs fast) is free to take', () => {
+    assert.deepEqual(decideShare({ leases: [free('repo:1', NOW + 5_000)], live: ['a'], self: 'a', now: NOW, ttlMs: TTL }).take, ['repo:1']);
   });
 
   it('daemons reach for different free units first', () => {
@@ -249,6 +270,9 @@ describe('capacity projection, term by term', () => {
     assert.deepEqual(sweep({}), [230_770, 'cpu-time']);
     // Batches of 100 cost 2 points: 30 queries at (500 × 0.8 / 60 − 0.2 × 2) / 2 = 3.13 a minute.
     assert.deepEqual(sweep({ sweepBatch: 100, budget: { ...budget, graphqlPointsPerHour: 500 } }), [574_469, 'graphql-primary']);
+    // Idle, those batches of 100 cost 2 points a query: 4 reconciliations 3 times an hour, 30 sweeps every 574,469 ms.
+    const idle = projectCapacity(input({ members: { walk: 0, stream: 400, sweep: 3000 }, sweepBatch: 100, budget: { ...budget, graphqlPointsPerHour: 500 } }));
+    assert.equal(idle.idlePerHour.graphqlPoints, (4 * 3 + 30 * (3_600_000 / 574_469)) * 2);
   });
 
   it('assumes 200 ms and 1 s until answers are measured', () => {
