@@ -231,9 +231,8 @@ export class Fleet {
    * half an hour cost full batches, not one query per handful.
    */
   dueForSweep(now: number, limit: number, fillTo = 1): FleetMember[] {
-    const sweeps = this.#options.sweeps;
-    const members = sweeps ? [...this.#byId.values()].filter((member) => sweeps(member.partition.repositoryId)) : this.#byId.values();
-    return pickDue(members, now, limit, fillTo);
+    const held = this.#options.sweeps;
+    return pickDue(held ? [...this.#byId.values()].filter((m) => held(m.partition.repositoryId)) : this.#byId.values(), now, limit, fillTo);
   }
 
   /** What a sweep found for the member: nudge it, move it, or have it dropped; then schedule its next sweep. */
