@@ -3,6 +3,10 @@ import type { Issue } from './entities.js';
 
 /** The queue job type for answering an issue. */
 export const ANSWER_JOB = 'answer';
+/** The queue job type for revising an answer after the issue's title or body changed. */
+export const REVISE_JOB = 'revise';
+/** The queue job type for replying to a comment that mentions the bot (its subject: the comment). */
+export const FOLLOW_UP_JOB = 'follow-up';
 
 /**
  * Open, not a pull request, and carrying the required label (case-insensitive)

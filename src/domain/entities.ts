@@ -40,6 +40,8 @@ export interface Issue {
   readonly author: string | null;
   readonly htmlUrl: string;
   readonly commentsCount: number;
+  /** The author's association with the repository (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ...); absent where unknown. */
+  readonly authorAssociation?: string;
   /** Locked conversation, as GitHub gives it; absent where unknown (issues read back from the store). */
   readonly locked?: boolean;
   /** ISO 8601, as GitHub gives it. */
@@ -55,6 +57,15 @@ export interface Comment {
   readonly htmlUrl: string;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** The author's association with the repository (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ...); absent where unknown. */
+  readonly authorAssociation?: string;
+  /** The author is an app or a bot (`user.type` Bot, or a `[bot]` login); absent where unknown. */
+  readonly authorIsBot?: boolean;
+}
+
+/** A comment as a repository's comment listing gives it, with the number of the issue (or pull request) it is on. */
+export interface RepositoryComment extends Comment {
+  readonly issueNumber: number;
 }
 
 /**

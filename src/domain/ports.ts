@@ -2,7 +2,7 @@
  * The ports the domain needs. Adapters in `src/infra/` implement them; domain
  * tasks receive them through their constructors (wired in `src/app.ts`).
  */
-import type { Comment, Issue, RemoteRepository, RepositoryRef, SyncCursor } from './entities.js';
+import type { Comment, Issue, RemoteRepository, RepositoryComment, RepositoryRef, SyncCursor } from './entities.js';
 
 // ---------------------------------------------------------------- GitHub
 
@@ -52,6 +52,38 @@ export interface IssueReader {
   getIssue(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Issue>;
   /** Every comment of the issue, all pages. */
   listComments(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Comment[]>;
+}
+
+/** A comment of a listing that failed validation, to be logged and passed over. */
+export interface SkippedComment {
+  readonly githubId: number | null;
+  readonly updatedAt: string | null;
+  readonly reason: string;
+}
+
+export type ListCommentsResult =
+  | { readonly notModified: true }
+  | {
+      readonly notModified: false;
+      /** Comments on the repository's issues and pull requests, `updated` ascending. */
+      readonly comments: readonly RepositoryComment[];
+      readonly skipped: readonly SkippedComment[];
+      /** Whether GitHub announced a next page (Link: rel="next"). */
+      readonly hasNextPage: boolean;
+      readonly etag: string | null;
+    };
+
+export interface RepositoryCommentLister {
+  /**
+   * One page of `GET /repos/{owner}/{repo}/issues/comments?sort=updated&direction=asc&since=…`:
+   * every comment of the repository's issues and pull requests updated at or after `since`.
+   */
+  listRepositoryComments(repo: RepositoryRef, request: ListIssuesRequest, signal: AbortSignal): Promise<ListCommentsResult>;
+}
+
+export interface CommentReactor {
+  /** Adds a reaction to an issue comment (`eyes`: seen, working on it). Adding one that exists is not an error. */
+  addReaction(repo: RepositoryRef, commentId: number, content: 'eyes', signal: AbortSignal): Promise<void>;
 }
 
 export interface CreateCommentOptions {
@@ -130,6 +162,8 @@ export interface RepositoryRecorder {
 export interface JobRequest {
   readonly type: string;
   readonly issueGithubId: number;
+  /** The comment the job is about (a follow-up's mention); default 0, the issue itself. */
+  readonly subjectId?: number;
 }
 
 export interface SaveResult {
@@ -192,6 +226,8 @@ export interface QueueJob {
   readonly type: string;
   readonly repositoryId: number;
   readonly issueGithubId: number;
+  /** The comment the job is about (a follow-up's mention); 0: the issue itself. */
+  readonly subjectId: number;
   /** Attempts spent, this claim included. */
   readonly attempts: number;
   readonly maxAttempts: number;
@@ -204,11 +240,22 @@ export interface QueueJob {
  * handled for good; the others let a later change enqueue it again. `backlog`:
  * settled unanswered because github.issues.backlog now leaves the issue out.
  */
-export type JobOutcome = 'answered' | 'already-answered' | 'dry-run' | 'not-eligible' | 'backlog';
+export type JobOutcome =
+  | 'answered'
+  | 'already-answered'
+  | 'dry-run'
+  | 'not-eligible'
+  | 'backlog'
+  /** A re-analysis edited the answer in place. */
+  | 'revised'
+  /** A re-analysis found the answer already matches the issue's text, or nothing to revise. */
+  | 'current'
+  /** A rule said `skip: true`. */
+  | 'skipped';
 
 export interface DispatchQueue {
-  /** Atomically claims up to `limit` visible jobs of a type, each with a lease of `leaseMs`. */
-  claim(type: string, limit: number, leaseMs: number): Promise<QueueJob[]>;
+  /** Atomically claims up to `limit` visible jobs of these types, each with a lease of `leaseMs`. */
+  claim(types: string | readonly string[], limit: number, leaseMs: number): Promise<QueueJob[]>;
   /** Extends the lease to `leaseMs` from now if the claim is still ours (fenced by its token); false when it was lost. */
   renew(job: QueueJob, leaseMs: number): Promise<boolean>;
   /** `scrubbed`: secrets removed from the comment before it was posted (default 0). */

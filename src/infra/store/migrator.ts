@@ -14,6 +14,7 @@ import * as repositoryIdentity from './migrations/008-repository-identity.js';
 import * as fleet from './migrations/009-fleet.js';
 import * as workLeases from './migrations/010-work-leases.js';
 import * as sharedBudget from './migrations/011-shared-budget.js';
+import * as conversation from './migrations/012-conversation.js';
 import { isPostgres, tableExists } from './engine.js';
 import type { Schema } from './schema.js';
 
@@ -29,6 +30,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '009-fleet': fleet,
   '010-work-leases': workLeases,
   '011-shared-budget': sharedBudget,
+  '012-conversation': conversation,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

@@ -44,8 +44,9 @@ export class SqlJobQueue implements DispatchQueue {
     this.#isAlive = options.isAlive ?? processAlive;
   }
 
-  async claim(type: string, limit: number, leaseMs: number): Promise<QueueJob[]> {
+  async claim(types: string | readonly string[], limit: number, leaseMs: number): Promise<QueueJob[]> {
     await this.#expireDeadOwners();
+    const type = typeof types === 'string' ? [types] : [...types];
     const now = this.#now();
     const nowText = now.toISOString();
     const token = randomUUID();
@@ -55,7 +56,7 @@ export class SqlJobQueue implements DispatchQueue {
     const pending = this.db
       .selectFrom('jobs')
       .select(['id', 'run_after'])
-      .where('type', '=', type)
+      .where('type', 'in', type)
       .where('state', '=', 'pending')
       .where('run_after', '<=', nowText)
       .orderBy('run_after')
@@ -64,7 +65,7 @@ export class SqlJobQueue implements DispatchQueue {
     const expired = this.db
       .selectFrom('jobs')
       .select(['id', 'run_after'])
-      .where('type', '=', type)
+      .where('type', 'in', type)
       .where('state', '=', 'running')
       .where('locked_until', '<=', nowText)
       .orderBy('locked_until')
@@ -237,6 +238,7 @@ function toQueueJob(row: Selectable<JobsTable>): QueueJob {
     type: row.type,
     repositoryId: row.repository_id,
     issueGithubId: row.issue_github_id,
+    subjectId: Number(row.subject_id),
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     claimToken: row.locked_by ?? '',

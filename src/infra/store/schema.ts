@@ -42,6 +42,10 @@ export interface IssuesTable {
   created_at: string;
   updated_at: string;
   synced_at: string;
+  /** contentHash() of the title and body as last stored (012); null before. */
+  content_hash: string | null;
+  /** The author's association with the repository (OWNER, MEMBER, NONE, ...), as GitHub gave it (012). */
+  author_association: string | null;
 }
 
 export interface SyncCursorsTable {
@@ -62,6 +66,8 @@ export interface JobsTable {
   type: string;
   repository_id: number;
   issue_github_id: number;
+  /** The comment (GitHub id) a job is about, e.g. the mention a follow-up answers; 0: the issue itself (012). */
+  subject_id: Generated<number>;
   state: QueueJobState;
   attempts: number;
   max_attempts: number;
