@@ -194,6 +194,26 @@ export interface IssueSyncStore {
   markFirstSync(repositoryId: number): Promise<{ readonly at: string; readonly first: boolean }>;
 }
 
+/** The comment poller's store: its cursor, and its one-transaction save of the cursor with the follow-up jobs a page implies. */
+export interface CommentSyncStore {
+  /** Where the repository's comment listing resumes (topic `comments`); INITIAL_CURSOR before the first pass. */
+  cursor(repositoryId: number): Promise<SyncCursor>;
+  /**
+   * One transaction: store the next cursor and enqueue the jobs (each about one
+   * comment, `subjectId`), except those whose subject was already handled or
+   * has a live job. Either all of it is stored or none.
+   */
+  save(repositoryId: number, nextCursor: SyncCursor, jobs: readonly JobRequest[]): Promise<{ readonly enqueued: number }>;
+  /** Remembers how the latest comment poll ended, for `autosolve status`. */
+  recordPoll(repositoryId: number, outcome: PollOutcome): Promise<void>;
+}
+
+/** When an issue's answer was revised, for ai.maxRevisionsPerIssue. */
+export interface RevisionLog {
+  /** Finish times (ISO 8601) of the issue's `revise` jobs that ended `revised` at or after `since`, oldest first. */
+  revisionsSince(issueGithubId: number, since: string): Promise<string[]>;
+}
+
 /** An unanswered issue as stored, with its latest queue job (none, done or dead; never a live one). */
 export interface UnansweredIssue {
   readonly issue: Issue;
