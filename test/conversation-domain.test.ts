@@ -235,7 +235,7 @@ void describe('the follow-up prompt', () => {
   const answer = comment(`${answerMarker(HASH)}\n### 🤖 autosolve triage\n\nCheck the disk.`, { githubId: 10, author: 'autosolve-bot', authorAssociation: 'NONE' });
   const question = comment('@autosolve the disk is fine, what else?', { githubId: 30, author: 'alice', authorAssociation: 'MEMBER' });
   const other = (id: number, body: string): Comment => comment(body, { githubId: id, author: `user${id}`, authorAssociation: 'NONE' });
-  const thread = [other(5, 'me too'), answer, other(20, 'still broken'), question, other(40, 'same here')];
+  const thread = [other(5, 'me too'), answer, other(20, `${replyMarker(5)}\nstill broken`), question, other(40, 'same here')];
   const tags = (prompt: string, tag: string): string[] => [...prompt.matchAll(new RegExp(`<${tag}( [^>]*)?>\\n([\\s\\S]*?)\\n</${tag}>`, 'g'))].map((m) => `${m[1] ?? ''}|${m[2] ?? ''}`);
 
   void it('gives the issue, the earlier answer, the other comments oldest first and the question, each fenced as untrusted with its author', () => {

@@ -21,7 +21,7 @@ export interface FollowUpPromptInput {
   readonly issue: PromptIssue;
   /** Our earlier answer on the issue (its marker lines are left out); null when there is none. */
   readonly answer: Pick<Comment, 'githubId' | 'body'> | null;
-  /** The issue's comments, oldest first; the question and the answer among them keep their place as a note. */
+  /** The issue's comments, oldest first (our marker lines are left out); the question and the answer among them keep their place as a note. */
   readonly thread: readonly ThreadComment[];
   /** The comment that mentioned autosolve. */
   readonly question: ThreadComment;
@@ -104,12 +104,13 @@ function renderThread(input: FollowUpPromptInput, room: number): string {
     const entry = input.thread[index] as ThreadComment;
     if (entry.githubId === input.question.githubId) kept.push('[the question, quoted in full below]');
     else if (entry.githubId === answerId) kept.push('[your earlier answer, quoted in full above]');
-    else if (entry.body.length <= left) {
-      kept.push(fenceText(COMMENT_TAG, attributes(entry), entry.body, left));
-      left -= entry.body.length;
+    else if (withoutMarkerLines(entry.body).length <= left) {
+      const body = withoutMarkerLines(entry.body);
+      kept.push(fenceText(COMMENT_TAG, attributes(entry), body, left));
+      left -= body.length;
     } else {
       if (left > 0 && !kept.some((text) => text.startsWith(`<${COMMENT_TAG}`))) {
-        kept.push(fenceText(COMMENT_TAG, attributes(entry), entry.body, left));
+        kept.push(fenceText(COMMENT_TAG, attributes(entry), withoutMarkerLines(entry.body), left));
         index--;
       }
       break;
@@ -127,7 +128,7 @@ function attributes(comment: ThreadComment): string {
   return ` author="${author}" association="${association}"`;
 }
 
-/** Our answer without the marker lines it starts with: they mean nothing to the model. */
+/** One of our comments without the marker lines it starts with: they mean nothing to the model. */
 function withoutMarkerLines(body: string): string {
   return body.replace(/^(?:[ \t]*<!--[ \t]*autosolve[^\n]*-->[ \t]*\r?\n)+/, '');
 }

@@ -122,7 +122,6 @@ function defuseTags(text: string): string {
   return text.replace(/<(\s*\/?\s*untrusted-)/gi, '\u2039$1');
 }
 
-/** The text on one line: line breaks become spaces. */
-export function singleLine(text: string): string {
+function singleLine(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');
 }
