@@ -18,6 +18,13 @@ export class FetchIssuesError extends Error {
   }
 }
 
+export class FetchCommentsError extends Error {
+  constructor(repository: RepositoryRef, options: { cause: unknown }) {
+    super(`cannot poll the comments of ${fullName(repository)}`, options);
+    this.name = 'FetchCommentsError';
+  }
+}
+
 export class DispatchError extends Error {
   constructor(repository: string, number: number, step: string, options: { cause: unknown }) {
     super(`cannot answer ${repository}#${number}: ${step} failed`, options);

@@ -60,7 +60,12 @@ Reply in concise Markdown with these sections:
  * characters]` note after the fence.
  */
 export function renderPrompt(template: string, issue: PromptIssue, maxBodyChars: number): string {
-  const values: Record<string, string> = {
+  return fillPlaceholders(template, issuePlaceholders(issue, maxBodyChars));
+}
+
+/** The values of the issue's placeholders, its title and body fenced (the body cut at `maxBodyChars`). */
+export function issuePlaceholders(issue: PromptIssue, maxBodyChars: number): Record<string, string> {
+  return {
     repository: issue.repository,
     number: String(issue.number),
     title: fenceTitle(issue.title),
@@ -68,6 +73,10 @@ export function renderPrompt(template: string, issue: PromptIssue, maxBodyChars:
     labels: issue.labels.length > 0 ? issue.labels.map(singleLine).join(', ') : '(none)',
     url: issue.url,
   };
+}
+
+/** Replaces each `{{name}}` (lowercase letters) with its value in one pass; unknown names stay as they are. */
+export function fillPlaceholders(template: string, values: Readonly<Record<string, string>>): string {
   return template.replace(/\{\{\s*([a-z]+)\s*\}\}/g, (placeholder: string, name: string) =>
     Object.hasOwn(values, name) ? (values[name] as string) : placeholder,
   );
@@ -79,12 +88,22 @@ function fenceTitle(title: string): string {
 
 function fenceBody(body: string | null, maxBodyChars: number): string {
   const text = body === null || body.trim() === '' ? '(no description)' : body;
-  const { kept, dropped } = truncate(text, Math.max(0, Math.floor(maxBodyChars)));
-  const fenced = `<${BODY_TAG}>\n${defuseTags(kept)}\n</${BODY_TAG}>`;
+  return fenceText(BODY_TAG, '', text, maxBodyChars);
+}
+
+/**
+ * `text` between `<tag attributes>` and `</tag>` on lines of their own, its
+ * copies of our tags defused, cut at `maxChars` (a whole number, at least 0)
+ * with a `[truncated: N more characters]` note after the fence.
+ */
+export function fenceText(tag: string, attributes: string, text: string, maxChars: number): string {
+  const { kept, dropped } = truncate(text, Math.max(0, Math.floor(maxChars)));
+  const fenced = `<${tag}${attributes}>\n${defuseTags(kept)}\n</${tag}>`;
   return dropped > 0 ? `${fenced}\n[truncated: ${dropped} more characters]` : fenced;
 }
 
-function truncate(text: string, max: number): { kept: string; dropped: number } {
+/** Cuts `text` to at most `max` characters, never inside a surrogate pair. */
+export function truncate(text: string, max: number): { kept: string; dropped: number } {
   if (text.length <= max) return { kept: text, dropped: 0 };
   let end = max;
   // Never split a surrogate pair: a lone half is not valid text.
@@ -94,12 +113,13 @@ function truncate(text: string, max: number): { kept: string; dropped: number } 
 }
 
 /**
- * Makes any `<untrusted-issue-…>` or `</untrusted-issue-…>` inside issue text
- * harmless, so the text cannot close its fence and pose as our instructions.
- * The angle bracket becomes a look-alike; the rest stays readable.
+ * Makes any `<untrusted-…>` or `</untrusted-…>` inside untrusted text (every
+ * fence tag we use starts so) harmless, so the text cannot close its fence and
+ * pose as our instructions. The angle bracket becomes a look-alike; the rest
+ * stays readable.
  */
 function defuseTags(text: string): string {
-  return text.replace(/<(\s*\/?\s*untrusted-issue)/gi, '\u2039$1');
+  return text.replace(/<(\s*\/?\s*untrusted-)/gi, '\u2039$1');
 }
 
 function singleLine(text: string): string {

@@ -33,9 +33,10 @@ import type { Issue, SyncCursor } from '../../entities.js';
 import type { SkippedIssue } from '../../ports.js';
 
 export interface PageSeen {
-  readonly issues: readonly Issue[];
+  /** The page's items (issues, or comments for the comment poller): only their id and `updated_at` matter here. */
+  readonly issues: readonly Pick<Issue, 'githubId' | 'updatedAt'>[];
   /** Items that failed validation: they still hold their place in the list. */
-  readonly skipped?: readonly SkippedIssue[];
+  readonly skipped?: readonly Pick<SkippedIssue, 'githubId' | 'updatedAt'>[];
   readonly hasNextPage: boolean;
   readonly etag: string | null;
 }
