@@ -273,13 +273,23 @@ export type JobOutcome =
   /** A rule said `skip: true`. */
   | 'skipped';
 
+/** How a queue job ended, as the dispatcher reports it. */
+export interface JobResult {
+  readonly outcome: JobOutcome;
+  readonly commentUrl?: string;
+  /** Secrets removed from the comment before it was posted. Default 0. */
+  readonly scrubbed?: number;
+  /** A job to queue in the same transaction (coalescing into a live one): a revision after an answer to text that changed meanwhile. Default: none. */
+  readonly then?: JobRequest;
+}
+
 export interface DispatchQueue {
   /** Atomically claims up to `limit` visible jobs of these types, each with a lease of `leaseMs`. */
   claim(types: string | readonly string[], limit: number, leaseMs: number): Promise<QueueJob[]>;
   /** Extends the lease to `leaseMs` from now if the claim is still ours (fenced by its token); false when it was lost. */
   renew(job: QueueJob, leaseMs: number): Promise<boolean>;
   /** `scrubbed`: secrets removed from the comment before it was posted (default 0). */
-  complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void>;
+  complete(job: QueueJob, result: JobResult): Promise<void>;
   /**
    * Back to pending without spending the attempt (the backend was unavailable).
    * `error`: why, recorded as the job's last error (`jobs show`). Default: the last error stays as it was.

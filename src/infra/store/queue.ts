@@ -9,10 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { REVISE_JOB } from '../../domain/eligibility.js';
-import type { DispatchQueue, JobOutcome, QueueJob, RevisionLog } from '../../domain/ports.js';
+import type { DispatchQueue, JobResult, QueueJob, RevisionLog } from '../../domain/ports.js';
 import { isPostgres } from './engine.js';
+import { enqueueJobs } from './issue-writes.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
+import { StatementCache } from './statement-cache.js';
 import { countJobs, getJob, listJobs, NO_CLAIM, retryJob, retryMatchingJobs, type QueueJobRecord, type RetryableOutcome } from './queue-operator.js';
 
 export interface QueueOptions {
@@ -33,6 +35,7 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
   readonly #maxRetryDelayMs: number;
   readonly #owner: InstanceIdentity | undefined;
   readonly #isAlive: (pid: number) => boolean;
+  readonly #statements = new StatementCache();
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -109,20 +112,29 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async complete(job: QueueJob, result: { readonly outcome: JobOutcome; readonly commentUrl?: string; readonly scrubbed?: number }): Promise<void> {
+  async complete(job: QueueJob, result: JobResult): Promise<void> {
     const now = this.#now().toISOString();
-    await this.#ownRow(job)
-      .set({
-        state: 'done',
-        outcome: result.outcome,
-        comment_url: result.commentUrl ?? null,
-        scrubbed: result.scrubbed ?? 0,
-        ...NO_CLAIM,
-        last_error: null,
-        updated_at: now,
-        finished_at: now,
-      })
-      .execute();
+    const done = {
+      state: 'done' as const,
+      outcome: result.outcome,
+      comment_url: result.commentUrl ?? null,
+      scrubbed: result.scrubbed ?? 0,
+      ...NO_CLAIM,
+      last_error: null,
+      updated_at: now,
+      finished_at: now,
+    };
+    const then = result.then;
+    if (then === undefined) {
+      await this.#ownRow(job).set(done).execute();
+      return;
+    }
+    // The follow-on job is queued only if this claim was still ours to settle.
+    await this.db.transaction().execute(async (trx) => {
+      const settled = await ownRow(trx, job).set(done).executeTakeFirst();
+      if (Number(settled.numUpdatedRows) === 0) return;
+      await enqueueJobs(trx, this.#statements, [{ ...then, repositoryId: job.repositoryId }], { maxAttempts: job.maxAttempts, now });
+    });
   }
 
   async release(job: QueueJob, delayMs: number, error?: string): Promise<void> {
@@ -245,8 +257,13 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
   }
 
   #ownRow(job: QueueJob) {
-    return this.db.updateTable('jobs').where('id', '=', job.id).where('state', '=', 'running').where('locked_by', '=', job.claimToken);
+    return ownRow(this.db, job);
   }
+}
+
+/** The job's row while this claim holds it (fenced by the claim's token). */
+function ownRow(db: Kysely<Schema>, job: QueueJob) {
+  return db.updateTable('jobs').where('id', '=', job.id).where('state', '=', 'running').where('locked_by', '=', job.claimToken);
 }
 
 function toQueueJob(row: Selectable<JobsTable>): QueueJob {

@@ -46,7 +46,7 @@ export interface DispatchFailureDeps {
 }
 
 /** Outcomes that prove the whole path works: the executor answered and GitHub took (or would take) the comment. */
-const WENT_THROUGH = new Set(['answered', 'dry-run']);
+const WENT_THROUGH = new Set(['answered', 'revised', 'dry-run']);
 
 /** One per dispatcher: what it has learned about the backend so far, in this process. */
 export class DispatchFailures {

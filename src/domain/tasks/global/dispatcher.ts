@@ -1,18 +1,18 @@
 /**
- * Worker, global: answers the queued issues, `concurrency` at a time, and
- * posts one comment per issue.
+ * Worker, global: settles the queue's conversation jobs, `concurrency` at a
+ * time: an issue's first answer (answer-flow.ts), the revision of an answer
+ * after the issue was edited (revise-flow.ts), and the reply to a comment that
+ * mentions autosolve (follow-up-flow.ts). The rules (src/domain/rules.ts)
+ * say which executor and prompt each gets, or that it gets none.
  *
- * Never twice: before running the executor, and again right before posting,
- * every comment of the issue is checked for the marker, whoever wrote it (the
- * Go autosolve, a previous token, another instance, or this one before a
- * crash). Never a loop: answered issues are not enqueued again, and a
- * re-enqueued one finds its marker.
+ * Never twice: each flow checks the thread for its marker before running the
+ * executor and again right before writing, whoever wrote it (the Go
+ * autosolve, a previous token, another instance, or this one before a crash).
+ * Never a loop: our comments carry the marker and neutralise mentions, so
+ * they never ask for anything.
  *
  * Claims never lapse while the worker lives: each queue job's lease is renewed
- * by a heartbeat (lease.ts), and fenced by its token once the write throttle
- * lets the comment through, together with the last marker check. Right before
- * posting, the issue is read again: closed, unlabelled or locked during the
- * model run means no comment.
+ * by a heartbeat (lease.ts), and fenced by its token right before a write.
  *
  * Shutdown has two signals: `stopping` ends the claiming of new jobs, `signal`
  * aborts the jobs in flight (when the shutdown grace runs out); an aborted job
@@ -23,24 +23,48 @@
  * fails, so the scheduler backs the whole dispatcher off. The job itself
  * failed: it spends an attempt, and the queue retries it later or lets it die.
  */
-import { formatComment, hasMarker } from '../../comment.js';
-import { fullName, type Issue, type RepositoryRef } from '../../entities.js';
-import { ANSWER_JOB, wantsAnswer } from '../../eligibility.js';
-import { DispatchError } from '../../errors.js';
+import { fullName } from '../../entities.js';
+import { ANSWER_JOB, FOLLOW_UP_JOB, REVISE_JOB } from '../../eligibility.js';
 import { describeError, isAbort } from '../../failure.js';
-import type { DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, JobOutcome, Log, QueueJob } from '../../ports.js';
-import { renderPrompt } from '../../prompt.js';
-import { scrubSecrets } from '../../scrub.js';
+import type { MentionSettings } from '../../mention.js';
+import type { CommentReactor, DispatchObserver, DispatchQueue, Executor, IssueCatalog, IssueCommenter, IssueReader, Log, QueueJob, RevisionLog } from '../../ports.js';
+import { Router } from '../../rules.js';
 import type { GlobalWorkerSpec, WakeSource } from '../../spec.js';
+import { answerFlow } from './answer-flow.js';
+import { hasCause, type Flow } from './dispatch-steps.js';
+import { followUpFlow } from './follow-up-flow.js';
 import { InFlight, type Step } from './in-flight.js';
 import { ClaimLostError, keepLease, type Lease } from './lease.js';
 import { DispatchFailures, type PauseRecorder } from './dispatch-failure.js';
+import { reviseFlow } from './revise-flow.js';
+
+/** What revisions and follow-ups need; without it the dispatcher answers issues only. */
+export interface ConversationSettings {
+  readonly revisions: RevisionLog;
+  /** ai.maxRevisionsPerIssue: revisions of one issue's answer in any 24 hours. */
+  readonly maxRevisionsPerIssue: number;
+  /** ai.mention and ai.mentionFrom: a mention is read again before it is answered. */
+  readonly mention: MentionSettings;
+  /** The follow-up's prompt when its rule names none. Default: DEFAULT_FOLLOW_UP_PROMPT. */
+  readonly followUpPrompt?: string;
+}
 
 export interface DispatcherDeps {
   readonly queue: DispatchQueue;
   readonly catalog: IssueCatalog;
-  readonly github: IssueReader & IssueCommenter;
+  readonly github: IssueReader & IssueCommenter & CommentReactor;
+  /** The executor named `default` (ai.provider & co.). */
   readonly executor: Executor;
+  /** The executor a rule names. Default: `executor` whatever the name. */
+  readonly executors?: (name: string) => Executor;
+  /** The rules (src/domain/rules.ts). Default: none, so every issue github.issues.requiredLabel lets through goes to `executor`. */
+  readonly router?: Router;
+  /** Revisions and follow-ups. Default: none (only `answer` jobs are claimed). */
+  readonly conversation?: ConversationSettings;
+  /** github.issues.reanalyze: an answer posted for text edited meanwhile queues a revision. Default false. */
+  readonly reanalyze?: boolean;
+  /** Default: the system clock. */
+  readonly now?: () => Date;
   /** How often the queue is checked, in milliseconds. */
   readonly interval: number;
   /** ai.concurrency: queue jobs in flight at once. */
@@ -66,9 +90,27 @@ export interface DispatcherDeps {
 /** Cleanup after an abort gets its own deadline instead of the aborted signal. */
 const RELEASE_DEADLINE_MS = 5_000;
 
+/** The deps with their defaults filled in, as the flows use them. */
+export interface ResolvedDeps extends DispatcherDeps {
+  readonly router: Router;
+  readonly executorNamed: (name: string) => Executor;
+  readonly reanalyze: boolean;
+  readonly now: () => Date;
+}
+
+const FLOWS: Readonly<Record<string, Flow>> = { [ANSWER_JOB]: answerFlow, [REVISE_JOB]: reviseFlow, [FOLLOW_UP_JOB]: followUpFlow };
+
 export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
   const failures = new DispatchFailures(given);
-  const deps: DispatcherDeps = { ...given, observer: failures.watching(given.observer) };
+  const deps: ResolvedDeps = {
+    ...given,
+    observer: failures.watching(given.observer),
+    router: given.router ?? new Router([], { requiredLabel: given.requiredLabel }),
+    executorNamed: given.executors ?? (() => given.executor),
+    reanalyze: given.reanalyze ?? false,
+    now: given.now ?? (() => new Date()),
+  };
+  const types = deps.conversation === undefined ? [ANSWER_JOB] : Object.keys(FLOWS);
   return {
     resource: 'dispatcher',
     interval: deps.interval,
@@ -82,7 +124,7 @@ export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
       let unavailable: unknown;
       const worker = async () => {
         while (!stopping.aborted && !signal.aborted && unavailable === undefined) {
-          const [job] = await deps.queue.claim(ANSWER_JOB, 1, deps.leaseMs);
+          const [job] = await deps.queue.claim(types, 1, deps.leaseMs);
           if (!job) return;
           const error = await handle(deps, failures, job, signal, inFlight);
           if (error !== undefined) unavailable ??= error;
@@ -100,7 +142,7 @@ export function dispatcher(given: DispatcherDeps): GlobalWorkerSpec {
 }
 
 /** Settles one queue job; returns an error only when the dispatcher must stop claiming (backend unavailable, or paused). */
-async function handle(deps: DispatcherDeps, failures: DispatchFailures, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
+async function handle(deps: ResolvedDeps, failures: DispatchFailures, job: QueueJob, signal: AbortSignal, inFlight: InFlight): Promise<unknown> {
   const lease = keepLease(deps.queue, job, deps.leaseMs, `queue job ${job.id}`, deps.log);
   // The job's work stops on shutdown's abort and when its claim is lost. Linked
   // by hand and unlinked below: the daemon-long signal must not collect a
@@ -114,13 +156,17 @@ async function handle(deps: DispatcherDeps, failures: DispatchFailures, job: Que
   try {
     const record = await deps.catalog.find(job.issueGithubId);
     if (!record) {
-      await settle(deps, job, { repository: '?', number: 0 }, 'not-eligible');
+      await deps.queue.complete(job, { outcome: 'not-eligible' });
+      deps.observer?.jobSettled?.({ repository: '?', number: 0, outcome: 'not-eligible' });
+      deps.log.info({ repository: '?', issue: 0, outcome: 'not-eligible' }, '?#0: not-eligible, nothing posted');
       return undefined;
     }
     const { issue, repository } = record;
     const where = { repository: fullName(repository), issue: issue.number };
-    const step = inFlight.start(job.id, `${where.repository}#${where.issue}`);
-    const run = () => answer(deps, job, issue, repository, { signal: jobSignal, lease, step });
+    const step = inFlight.start(job.id, `${where.repository}#${where.issue}${job.type === ANSWER_JOB ? '' : ` (${job.type})`}`);
+    const flow = FLOWS[job.type] as Flow;
+    const claim = { signal: jobSignal, lease, step };
+    const run = () => flow({ deps, job, issue, repository, claim, where: { repository: where.repository, number: issue.number } });
     try {
       await (deps.around ? deps.around(where, run) : run());
       await failures.succeeded();
@@ -156,113 +202,6 @@ async function recover(
   }
   // Pause, release or spend an attempt: whose failure it is decides (dispatch-failure.ts).
   return failures.failed(job, where, error);
-}
-
-interface Claim {
-  /** Aborted on shutdown's abort and when the claim is lost. */
-  readonly signal: AbortSignal;
-  readonly lease: Lease;
-  readonly step: Step;
-}
-
-/** The marker appeared after the executor ran: someone answered meanwhile. */
-class AnsweredMeanwhile extends Error {}
-
-async function answer(deps: DispatcherDeps, job: QueueJob, issue: Issue, repository: RepositoryRef, claim: Claim): Promise<void> {
-  const { signal, step } = claim;
-  const where = { repository: fullName(repository), number: issue.number };
-  // The synced data decides eligibility: no extra API call for the label.
-  if (!wantsAnswer(issue, deps.requiredLabel)) return settle(deps, job, where, 'not-eligible');
-  step.set('checking the comments');
-  if (await answeredAlready(deps, issue, repository, signal)) return settle(deps, job, where, 'already-answered');
-
-  const prompt = renderPrompt(deps.promptTemplate, { ...where, repository: where.repository, title: issue.title, body: issue.body, labels: issue.labels, url: issue.htmlUrl }, deps.maxBodyChars);
-  const started = Date.now();
-  step.set(`running ${deps.executor.description}`);
-  let output;
-  try {
-    output = await deps.executor.run(
-      { repository: where.repository, number: issue.number, title: issue.title, body: issue.body ?? '', labels: issue.labels, url: issue.htmlUrl, prompt },
-      signal,
-    );
-    deps.observer?.executorFinished?.({ repository: where.repository, durationMs: Date.now() - started, ok: true });
-  } catch (cause) {
-    deps.observer?.executorFinished?.({ repository: where.repository, durationMs: Date.now() - started, ok: false });
-    throw new DispatchError(where.repository, issue.number, deps.executor.description, { cause });
-  }
-  const { text: body, scrubbed } = scrubSecrets(formatComment(output), deps.secrets);
-  if (scrubbed > 0) deps.log.warn({ ...where, scrubbed }, `${where.repository}#${issue.number}: removed ${scrubbed} secret-looking strings from the comment before posting`);
-
-  // The issue may have been closed, unlabelled or locked during the model run.
-  step.set('confirming the issue is still eligible');
-  const stale = await noLongerEligible(deps, repository, issue.number, signal);
-  if (stale !== undefined) {
-    deps.log.info({ ...where, reason: stale }, `${where.repository}#${issue.number}: ${stale} during the model run`);
-    return settle(deps, job, where, 'not-eligible');
-  }
-  if (deps.dryRun) {
-    deps.log.info({ ...where, comment: body }, `dry run: would post this comment on ${where.repository}#${issue.number}`);
-    return settle(deps, job, where, 'dry-run', undefined, scrubbed);
-  }
-  step.set('posting the comment');
-  let url: string;
-  try {
-    const comment = await deps.github.createComment(repository, issue.number, body, signal, {
-      // Once the throttle lets the write through (it may have held it for
-      // minutes): the claim must still be ours, and nobody may have answered.
-      beforeWrite: async (writeSignal) => {
-        await claim.lease.confirm();
-        if (await answeredAlready(deps, issue, repository, writeSignal)) throw new AnsweredMeanwhile();
-      },
-    });
-    url = comment.htmlUrl;
-  } catch (cause) {
-    // Another instance, or this one before a crash, answered meanwhile.
-    if (cause instanceof AnsweredMeanwhile || hasCause(cause, AnsweredMeanwhile)) return settle(deps, job, where, 'already-answered');
-    throw new DispatchError(where.repository, issue.number, 'posting the comment', { cause });
-  }
-  deps.observer?.commentPosted?.({ ...where, url });
-  deps.log.info({ ...where, url }, `answered ${where.repository}#${issue.number}: ${url}`);
-  await settle(deps, job, where, 'answered', url, scrubbed);
-}
-
-/** Why the issue, read again now, must not get the comment; undefined when it still should. */
-async function noLongerEligible(deps: DispatcherDeps, repository: RepositoryRef, number: number, signal: AbortSignal): Promise<string | undefined> {
-  let fresh: Issue;
-  try {
-    fresh = await deps.github.getIssue(repository, number, signal);
-  } catch (cause) {
-    throw new DispatchError(fullName(repository), number, 'reading the issue again before posting', { cause });
-  }
-  if (fresh.state !== 'open') return 'closed';
-  if (fresh.locked === true) return 'locked';
-  if (!wantsAnswer(fresh, deps.requiredLabel)) return `no longer labelled ${deps.requiredLabel ?? ''}`.trim();
-  return undefined;
-}
-
-async function answeredAlready(deps: DispatcherDeps, issue: Issue, repository: RepositoryRef, signal: AbortSignal): Promise<boolean> {
-  try {
-    const comments = await deps.github.listComments(repository, issue.number, signal);
-    return comments.some((comment) => hasMarker(comment.body));
-  } catch (cause) {
-    throw new DispatchError(fullName(repository), issue.number, 'reading the comments', { cause });
-  }
-}
-
-async function settle(deps: DispatcherDeps, job: QueueJob, where: { repository: string; number: number }, outcome: JobOutcome, url?: string, scrubbed = 0): Promise<void> {
-  await deps.queue.complete(job, url === undefined ? { outcome, scrubbed } : { outcome, commentUrl: url, scrubbed });
-  deps.observer?.jobSettled?.({ ...where, outcome });
-  if (outcome !== 'answered') deps.log.info({ repository: where.repository, issue: where.number, outcome }, `${where.repository}#${where.number}: ${outcome}, nothing posted`);
-}
-
-/** Whether an error of this class is somewhere along the cause chain. */
-function hasCause(error: unknown, kind: new (...args: never[]) => Error): boolean {
-  let link: unknown = error;
-  for (let depth = 0; link instanceof Error && depth < 16; depth++) {
-    if (link instanceof kind) return true;
-    link = (link as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 function withDeadline(work: Promise<void>): Promise<void> {
