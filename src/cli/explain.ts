@@ -112,7 +112,7 @@ async function explain(config: Config, target: Target, flags: ExplainFlags, over
 
     const router = new Router(config.rules, { requiredLabel: config.github.issues.requiredLabel });
     // For a mention, explain has no comment: the issue's author stands in for the one who mentions.
-    const explanation = router.explain({ repository: full, issue, event: flags.event, ...(issue.authorAssociation === undefined ? {} : { actorAssociation: issue.authorAssociation }) });
+    const explanation = router.explain({ repository: full, issue, event: flags.event, actorAssociation: issue.authorAssociation });
     printVerdicts(explanation, config.rules.length);
     const decision = decide(explanation.route, config.rules, overrides);
     printDecision(explanation.route, decision, overrides);
