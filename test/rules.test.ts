@@ -154,12 +154,9 @@ void describe('Router: regular expressions under a time limit', () => {
       patternTimeoutMs: 50,
       onPatternGaveUp: (event) => gaveUp.push(event),
     });
-    const started = process.hrtime.bigint();
+    // Unbounded, this input backtracks for longer than any test timeout: returning at all is the limit at work.
     const route = router.route(subject({ issue: { title: long } }));
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     assert.deepEqual(route, { kind: 'run', rule: 1, executor: 'next', prompt: undefined });
-    // The bound is the point of the limit, not a speed measurement: unbounded, this input runs for ages.
-    assert.ok(elapsedMs < 5_000, `route returned after ${elapsedMs} ms`);
     assert.equal(gaveUp.length, 1);
     assert.deepEqual({ ...gaveUp[0], reason: undefined }, { rule: 0, field: 'titleMatches', pattern: catastrophic, reason: undefined });
     const reason = router.explain(subject({ issue: { title: long } })).rules[0]?.reasons[0] ?? '';

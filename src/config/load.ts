@@ -159,6 +159,13 @@ function runRequirements(config: Config): string[] {
   if (config.github.repositories.length === 0 && config.github.organizations.length === 0) {
     problems.push('github.repositories: list at least one repository (owner and name), or an organisation under github.organizations');
   }
+  problems.push(...defaultExecutorRequirements(config));
+  return problems;
+}
+
+/** What the executor named `default` (ai.provider & co.) needs before it can run; for commands that run it without `run`'s checks. */
+export function defaultExecutorRequirements(config: Config): string[] {
+  const problems: string[] = [];
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
   if (config.ai.provider === 'command' && !config.ai.command.run) problems.push('ai.command.run: required when ai.provider is command (an argv list)');
   return problems;

@@ -57,6 +57,7 @@ const executor = z.discriminatedUnion(
       cwd: existingFolder.optional(),
       ...timeout,
     }),
+    /** No model: a deterministic note computed from the issue (for trying rules out). */
     z.strictObject({ provider: z.literal('demo'), ...timeout }),
   ],
   { error: 'expected provider: ollama, openai, command or demo' },
@@ -119,18 +120,26 @@ const prompt = z.unknown().transform((value, ctx): PromptSource => {
 });
 
 const rule = z.strictObject({
-  /** Every condition given must hold; none: the rule matches every event. */
+  /** Every condition given must hold. Default: none, so the rule matches every event. */
   when: z
     .strictObject({
+      /** A label or a list: any of them present (case-insensitive). Default: no condition. */
       label: oneOrMany(label).optional(),
+      /** A label or a list: none of them present (case-insensitive). Default: no condition. */
       labelAbsent: oneOrMany(label).optional(),
+      /** A JavaScript regular expression on the title, case-insensitive, run under a time limit. Default: no condition. */
       titleMatches: pattern.optional(),
+      /** The same on the body (an empty body is ""). Default: no condition. */
       bodyMatches: pattern.optional(),
+      /** owner/name globs (`*`, `?`, ignoring case): any of them. Default: no condition. */
       repository: oneOrMany(repositoryGlob).optional(),
+      /** author_association values: the issue author's for opened/edited, the comment author's for mention. Default: no condition. */
       authorAssociation: oneOrMany(authorAssociation).optional(),
+      /** opened, edited, mention, or a list. Default: every event. */
       event: oneOrMany(event).optional(),
     })
     .prefault({}),
+  /** What the rule decides. Default: the executor `default` with the event's default prompt. */
   then: z
     .strictObject({
       /** Default `default`. */

@@ -24,7 +24,7 @@ export interface RouteSubject {
   readonly issue: Pick<Issue, 'title' | 'body' | 'labels' | 'state' | 'isPullRequest' | 'authorAssociation'>;
   readonly event: RuleEvent;
   /** mention: the comment author's author_association. */
-  readonly actorAssociation?: string;
+  readonly actorAssociation?: string | undefined;
 }
 
 export type Route =
