@@ -13,10 +13,10 @@ import { fullName, type Partition, type RepositoryRef } from './domain/entities.
 import type { DispatchObserver, Executor } from './domain/ports.js';
 import { Doorbell } from './domain/doorbell.js';
 import { DEFAULT_PROMPT } from './domain/prompt.js';
+import { DEFAULT_EXECUTOR, Router } from './domain/rules.js';
 import type { DispatcherPause } from './domain/tasks/global/dispatch-failure.js';
 import type { Capacity } from './domain/fleet/capacity.js';
 import { GitHubClient, type GitHubTelemetry } from './infra/github/index.js';
-import { createExecutor } from './infra/ai/index.js';
 import {
   currentInstance,
   isPostgres,
@@ -44,7 +44,8 @@ import { scaledBaseline } from './schedule/retry.js';
 import { Scheduler, SetupFailedError, type SchedulerObserver, type WorkSummary } from './schedule/scheduler.js';
 import { Observability } from './observability.js';
 import { USER_AGENT, VERSION } from './version.js';
-import { executorSettings, knownSecrets } from './composition/executor-settings.js';
+import { knownSecrets } from './composition/executor-settings.js';
+import { buildExecutors } from './composition/executors.js';
 import { InstanceHeartbeat, INSTANCE_STALE_MS } from './composition/instance-heartbeat.js';
 import { FleetWiring } from './composition/fleet.js';
 import { fanOut, mergeHooks } from './composition/observers.js';
@@ -168,7 +169,15 @@ export class App {
     const tally: DispatchTally = { pause: null, deadJobs: 0 };
     const leases = new WorkLeases({ store: new SqlWorkLeaseStore(db, identity.id), instances, log });
     const pauseStore = new SqlPauseStore(db);
-    const executor = hooks.executor ?? createExecutor(executorSettings(config), { onStderr: (line) => log.info({ stderr: line }, 'executor stderr') });
+    const executors = buildExecutors(config, {
+      onStderr: (line) => log.info({ stderr: line }, 'executor stderr'),
+      ...(hooks.executor ? { defaultExecutor: hooks.executor } : {}),
+    });
+    const router = new Router(config.rules, {
+      requiredLabel: config.github.issues.requiredLabel,
+      onPatternGaveUp: (gaveUp) => log.warn({ rule: gaveUp.rule, field: gaveUp.field }, `rules[${gaveUp.rule}].when.${gaveUp.field}: ${gaveUp.reason}; counted as not matching`),
+    });
+    const issueSync = new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts, reanalyze: config.github.issues.reanalyze });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
     const jobsQueued = new Doorbell();
     const backlogSettings = {
@@ -182,7 +191,7 @@ export class App {
       config,
       github,
       store: new SqlFleetStore(db),
-      scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
+      scopes: new SqlScopeSyncStore(db, { maxAttempts: config.ai.maxAttempts, reanalyze: config.github.issues.reanalyze }),
       state,
       log,
       leases,
@@ -197,7 +206,7 @@ export class App {
       backlogReconciler: backlogSettings,
       issuePoller: {
         github,
-        store: new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
+        store: issueSync,
         interval: config.github.issues.parseInterval,
         requiredLabel: config.github.issues.requiredLabel,
         backlog: config.github.issues.backlog,
@@ -209,7 +218,15 @@ export class App {
         queue,
         catalog: new SqlIssueCatalog(db),
         github,
-        executor,
+        executor: executors.get(DEFAULT_EXECUTOR),
+        executors: (name) => executors.get(name),
+        router,
+        reanalyze: config.github.issues.reanalyze,
+        conversation: {
+          revisions: queue,
+          maxRevisionsPerIssue: config.ai.maxRevisionsPerIssue,
+          mention: { handle: config.ai.mention, allowed: config.ai.mentionFrom },
+        },
         interval: DISPATCH_INTERVAL_MS,
         wake: jobsQueued,
         concurrency: config.ai.concurrency,

@@ -78,5 +78,6 @@ export function unansweredDecision(
   if (isBacklog(entry.issue, cutoff)) return 'backlog';
   if (latest === null) return 'queue';
   if (latest.outcome === 'dry-run') return dryRun ? 'leave' : 'queue';
-  return latest.outcome === 'not-eligible' ? 'leave' : 'queue';
+  // A rule's skip, like not-eligible, is revisited by the issue's next change, not by every start.
+  return latest.outcome === 'not-eligible' || latest.outcome === 'skipped' ? 'leave' : 'queue';
 }
