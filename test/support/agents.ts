@@ -65,3 +65,31 @@ export function killGroup(pid: number): void {
     // already gone
   }
 }
+
+export interface RecordingAgent {
+  /** argv for a command executor. */
+  readonly run: string[];
+  /** What each run received on stdin, in the order the runs started. */
+  calls(): Array<{ number: number; title: string; body: string; prompt: string }>;
+}
+
+/**
+ * An agent that records what it received and answers `answer` with `{n}`
+ * replaced by the issue number and `{title}` by its title.
+ */
+export function recordingAgent(dir: string, name: string, answer = 'Answer from ' + name + ' for #{n}: {title}'): RecordingAgent {
+  const calls = join(dir, `${name}-calls.jsonl`);
+  const script = writeFile(
+    dir,
+    `${name}-agent.cjs`,
+    `const fs = require('fs');
+const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ number: input.number, title: input.title, body: input.body, prompt: input.prompt }) + '\\n');
+process.stdout.write(${JSON.stringify(answer)}.replace('{n}', String(input.number)).replace('{title}', input.title));
+`,
+  );
+  return {
+    run: [process.execPath, script],
+    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { number: number; title: string; body: string; prompt: string }) : []),
+  };
+}
