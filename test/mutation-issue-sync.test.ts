@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { contentHash } from '../src/domain/content-hash.js';
 import { INITIAL_CURSOR, type Issue } from '../src/domain/entities.js';
 import type { Database } from '../src/infra/store/index.js';
 import { SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore } from '../src/infra/store/index.js';
@@ -54,7 +55,7 @@ for (const engine of await testEngines()) {
     });
 
     it('stores every field of an issue, and every field again when it changes', async () => {
-      const first = issue(10, { title: 'Crash', body: 'It crashes', labels: ['autosolve', 'bug'], author: 'bob', commentsCount: 2, htmlUrl: 'https://github.com/acme/api/issues/10' });
+      const first = issue(10, { title: 'Crash', body: 'It crashes', labels: ['autosolve', 'bug'], author: 'bob', authorAssociation: 'MEMBER', commentsCount: 2, htmlUrl: 'https://github.com/acme/api/issues/10' });
       await sync.save(api, [first], cursorAt(null), []);
       let row = await issueRow(10);
       assert.deepEqual(
@@ -63,15 +64,16 @@ for (const engine of await testEngines()) {
           id: 0, github_id: 10, repository_id: api, number: 10, title: 'Crash', body: 'It crashes', state: 'open', is_pull_request: 0,
           labels: '["autosolve","bug"]', author: 'bob', html_url: 'https://github.com/acme/api/issues/10', comments_count: 2,
           created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', synced_at: now().toISOString(),
+          content_hash: contentHash(first), author_association: 'MEMBER',
         },
       );
       clock += 1000;
-      const edited = { ...first, title: 'Crash on start', body: null, state: 'closed' as const, isPullRequest: true, labels: [], author: null, commentsCount: 3, htmlUrl: 'https://github.com/acme/api/pull/10', createdAt: '2026-01-01T00:00:01Z', updatedAt: '2026-01-02T00:00:00Z' };
+      const edited = { ...first, title: 'Crash on start', body: null, state: 'closed' as const, isPullRequest: true, labels: [], author: null, authorAssociation: 'NONE', commentsCount: 3, htmlUrl: 'https://github.com/acme/api/pull/10', createdAt: '2026-01-01T00:00:01Z', updatedAt: '2026-01-02T00:00:00Z' };
       assert.equal((await sync.save(api, [edited], cursorAt(null), [])).changed, 1);
       row = await issueRow(10);
       assert.deepEqual(
-        [row.title, row.body, row.state, row.is_pull_request, row.labels, row.author, row.html_url, row.comments_count, row.created_at, row.updated_at, row.synced_at],
-        ['Crash on start', null, 'closed', 1, '[]', null, 'https://github.com/acme/api/pull/10', 3, '2026-01-01T00:00:01Z', '2026-01-02T00:00:00Z', now().toISOString()],
+        [row.title, row.body, row.state, row.is_pull_request, row.labels, row.author, row.html_url, row.comments_count, row.created_at, row.updated_at, row.synced_at, row.content_hash, row.author_association],
+        ['Crash on start', null, 'closed', 1, '[]', null, 'https://github.com/acme/api/pull/10', 3, '2026-01-01T00:00:01Z', '2026-01-02T00:00:00Z', now().toISOString(), contentHash(edited), 'NONE'],
       );
     });
 

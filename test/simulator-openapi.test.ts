@@ -31,10 +31,13 @@ before(async () => {
     body: 'Steps to reproduce',
     labels: ['bug', 'autosolve', 'good first issue', '🐛 crash'],
     user: 'alice',
+    authorAssociation: 'FIRST_TIME_CONTRIBUTOR',
     createdAt: at(90),
     comments: [
       { body: 'Same here', user: 'bob', createdAt: at(80) },
       { body: 'And here', user: 'dependabot[bot]', createdAt: at(70) },
+      { body: '@autosolve why?', user: 'carol', authorAssociation: 'MEMBER', createdAt: at(68), updatedAt: at(65) },
+      { body: 'Checks passed', user: 'ci', bot: true, authorAssociation: 'CONTRIBUTOR', createdAt: at(66) },
     ],
   });
   sim.addIssue('acme', 'api', { title: 'Closed one', body: null, state: 'closed', createdAt: at(60) });
@@ -126,6 +129,27 @@ void describe('the simulator against GitHub\'s REST description', () => {
     ok(await call('GET', '/repos/acme/api/labels?per_page=2&page=2'));
   });
 
+  void it("answers a repository's comment listing and reactions to a comment", async () => {
+    const comments = await call('GET', '/repos/acme/api/issues/comments?sort=updated&direction=asc&per_page=2');
+    ok(comments);
+    assert.match(comments.headers.get('link') ?? '', /rel="next"/);
+    const listed = comments.json as Array<{ id: number; author_association: string; user: { type: string } }>;
+    ok(await call('GET', '/repos/acme/api/issues/comments?sort=updated&direction=asc&per_page=2&page=2'));
+    ok(await call('GET', `/repos/acme/api/issues/comments?sort=created&since=${new Date(T0 - 67 * 60_000).toISOString()}`));
+    const all = await call('GET', '/api/v3/repos/acme/api/issues/comments?per_page=100');
+    ok(all);
+    const kinds = (all.json as Array<{ author_association: string; user: { type: string } }>).map(
+      (comment) => `${comment.author_association}/${comment.user.type}`,
+    );
+    assert.ok(kinds.includes('MEMBER/User') && kinds.includes('CONTRIBUTOR/Bot'), kinds.join(', '));
+
+    const id = listed[0]?.id ?? 0;
+    ok(await call('POST', `/repos/acme/api/issues/comments/${id}/reactions`, { body: JSON.stringify({ content: 'eyes' }) }), 201);
+    ok(await call('POST', `/repos/acme/api/issues/comments/${id}/reactions`, { body: JSON.stringify({ content: 'eyes' }) }), 200);
+    const issue = await call('GET', '/repos/acme/api/issues/1');
+    assert.equal((issue.json as { author_association: string }).author_association, 'FIRST_TIME_CONTRIBUTOR');
+  });
+
   void it('answers the listings across repositories (organisation repositories and issues, the user\'s issues)', async () => {
     const repos = await call('GET', '/orgs/acme/repos?type=all&sort=created&direction=asc&per_page=2');
     ok(repos);
@@ -153,6 +177,15 @@ void describe('the simulator against GitHub\'s REST description', () => {
     assert.equal((await call('GET', '/repos/acme/api/issues/comments/1')).status, 404);
     assert.equal((await call('PATCH', '/repos/acme/api/issues/comments/1', { body: '{"body":"x"}' })).status, 404);
     assert.equal((await call('GET', '/repos/acme/nope/labels')).status, 404);
+    assert.equal((await call('GET', '/repos/acme/nope/issues/comments')).status, 404);
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/1/reactions', { body: '{"content":"eyes"}' })).status, 404);
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { token: 'revoked', body: '{"content":"eyes"}' })).status, 401);
+    for (const query of ['sort=comments', 'direction=up', 'since=yesterday']) {
+      assert.equal((await call('GET', `/repos/acme/api/issues/comments?${query}`)).status, 422, query);
+    }
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { body: '{"content":"shrug"}' })).status, 422);
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { body: '{}' })).status, 422);
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { body: 'not json' })).status, 400);
     assert.equal((await call('GET', '/no/such/endpoint')).status, 404);
     assert.equal((await call('GET', '/orgs/nobody/repos')).status, 404);
     assert.equal((await call('GET', '/orgs/nobody/issues')).status, 404);
@@ -182,6 +215,10 @@ void describe('the simulator against GitHub\'s REST description', () => {
     const fresh = await call('GET', '/repos/acme/api/issues/1');
     const notModified = await call('GET', '/repos/acme/api/issues/1', { headers: { 'if-none-match': fresh.headers.get('etag') ?? '' } });
     assert.equal(notModified.status, 304);
+    const listing = '/repos/acme/api/issues/comments?sort=updated&direction=asc&per_page=100';
+    const freshComments = await call('GET', listing);
+    const unchanged = await call('GET', listing, { headers: { 'if-none-match': freshComments.headers.get('etag') ?? '' } });
+    assert.equal(unchanged.status, 304);
   });
 
   void it('refuses a spent budget and passes on limits the way GitHub describes', async () => {
@@ -191,10 +228,14 @@ void describe('the simulator against GitHub\'s REST description', () => {
     assert.equal((await call('GET', '/repos/acme/api/issues')).status, 503);
     sim.injectFault({ kind: 'server-error' });
     assert.equal((await call('POST', '/repos/acme/api/issues/1/comments', { body: '{"body":"x"}' })).status, 500);
+    sim.injectFault({ kind: 'secondary-rate-limit', match: { path: /\/reactions$/ } });
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { body: '{"content":"eyes"}' })).status, 403);
 
     sim.setRateLimit(TOKEN, { remaining: 0, resetAt: Math.ceil(clock.now / 1000) + 600 });
     assert.equal((await call('GET', '/repos/acme/api/issues')).status, 403);
     assert.equal((await call('POST', '/repos/acme/api/issues/1/comments', { body: '{"body":"x"}' })).status, 403);
+    assert.equal((await call('GET', '/repos/acme/api/issues/comments')).status, 403);
+    assert.equal((await call('POST', '/repos/acme/api/issues/comments/2000000001/reactions', { body: '{"content":"eyes"}' })).status, 403);
     const limits = await call('GET', '/rate_limit');
     assert.equal((limits.json as { rate: { remaining: number } }).rate.remaining, 0);
     clock.now += 601_000; // the window ends: a later test sees a full budget

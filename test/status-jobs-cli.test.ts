@@ -14,7 +14,8 @@ import {
 import { runCli, tempDir, writeFile } from './support/cli.js';
 import { issue } from './support/issues.js';
 
-const DISPATCH = 'dispatch';
+// The daemon's job type: `jobs list` adds a TYPE column once another type is listed.
+const DISPATCH = 'answer';
 const LONG_ERROR = `GitHub answered 502 Bad Gateway for GET /repos/acme/web/issues ${'(the upstream proxy timed out) '.repeat(8)}`;
 const COMMENT_URL = 'https://github.com/acme/api/issues/1#issuecomment-77';
 

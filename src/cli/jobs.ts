@@ -1,5 +1,6 @@
 /** `autosolve jobs list | show ID | retry ID|--all|--state|--outcome`: the dispatch queue, dead jobs included. */
 import { Command } from 'commander';
+import { ANSWER_JOB } from '../domain/eligibility.js';
 import { QUEUE_JOB_STATES, type QueueJobState } from '../domain/ports.js';
 import { MAX_RELEASES } from '../domain/tasks/global/dispatch-failure.js';
 import { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, SqlJobQueue, SqlPauseStore, type QueueJobRecord, type RetryableOutcome } from '../infra/store/index.js';
@@ -105,11 +106,12 @@ export function jobsCommand(): Command {
         const after = await mustGet(queue, jobId);
         if (!retried) refuseRetry(after);
         if (!retried && (after.state === 'done' || after.state === 'dead')) {
-          throw new UserFacingError(`queue job ${jobId} was not retried: its issue has another waiting job or was answered since (see \`jobs list\`)`);
+          const what = after.subjectId === 0 ? 'issue' : subject(after);
+          throw new UserFacingError(`queue job ${jobId} was not retried: its ${what} has another waiting ${after.type} job or was answered since (see \`jobs list\`)`);
         }
         if (options.json) return printJson({ retried, previousState: before.state, job: after });
         process.stdout.write(
-          `queue job ${jobId} (${target(after)}): ${before.state === after.state ? `still ${after.state}` : `${before.state} → ${after.state}`}, ` +
+          `queue job ${jobId} (${targetWithType(after)}): ${before.state === after.state ? `still ${after.state}` : `${before.state} → ${after.state}`}, ` +
             `attempts ${before.attempts}/${before.maxAttempts} → ${after.attempts}/${after.maxAttempts}, visible now\n`,
         );
       });
@@ -153,6 +155,12 @@ function parseRetryOutcome(value: string): RetryableOutcome {
   if (value === 'backlog') {
     throw new UsageError('jobs retry: --outcome backlog: github.issues.backlog decides those; set it to answer or a longer duration (e.g. 30d) and restart');
   }
+  if (value === 'revised' || value === 'current') {
+    throw new UsageError(`jobs retry: --outcome ${value}: those revisions are done; the next edit of the issue's title or body revises its answer again`);
+  }
+  if (value === 'skipped') {
+    throw new UsageError('jobs retry: --outcome skipped: a rule (rules: ... skip: true) decided those; change the rule and the next change of the issue is routed again');
+  }
   throw new UsageError(`jobs retry: --outcome must be one of ${RETRYABLE_OUTCOMES.join(', ')} (got "${value}")`);
 }
 
@@ -175,6 +183,17 @@ function target(job: QueueJobRecord): string {
   return job.issueNumber === null ? `${job.repository}, issue id ${job.issueGithubId}` : `${job.repository}#${job.issueNumber}`;
 }
 
+/** The issue, and what the job does about it when it is not its answer: `acme/api#2, revise`, `acme/api#2, follow-up to comment 123`. */
+function targetWithType(job: QueueJobRecord): string {
+  if (job.type === ANSWER_JOB) return target(job);
+  return `${target(job)}, ${job.type}${job.subjectId === 0 ? '' : ` to ${subject(job)}`}`;
+}
+
+/** The comment a job is about (a follow-up's mention). */
+function subject(job: QueueJobRecord): string {
+  return `comment ${job.subjectId}`;
+}
+
 /** Pending: when it becomes visible; running: when it was claimed; done or dead: when it ended. */
 function when(job: QueueJobRecord, now: Date): string {
   if (job.state === 'pending') return Date.parse(job.runAfter) <= now.getTime() ? 'now' : ago(job.runAfter, now);
@@ -194,8 +213,11 @@ function listTable(found: readonly QueueJobRecord[], state: QueueJobState | unde
   const header = [pad('ID', idWidth, true), pad('STATE', 7), ...outcome('OUTCOME'), pad('TRIES', 5), pad('WHEN', 10), pad('ISSUE', targetWidth), 'TITLE / LAST ERROR'];
   const lines = [header.join('  ')];
   found.forEach((job, i) => {
-    // A failing job's error says more than its title.
-    const detail = job.lastError && job.state !== 'done' ? oneLine(job.lastError) : (job.issueTitle ?? '');
+    // A failing job's error says more than its title. What the job does comes first unless it
+    // answers the issue: `revise: `, or the comment a follow-up replies to (a column would
+    // leave too little of 80 for the title).
+    const about = job.subjectId !== 0 ? `${subject(job)}: ` : job.type === ANSWER_JOB ? '' : `${job.type}: `;
+    const detail = about + (job.lastError && job.state !== 'done' ? oneLine(job.lastError) : (job.issueTitle ?? ''));
     const cells = [
       pad(String(job.id), idWidth, true),
       pad(job.state, 7),
@@ -217,6 +239,7 @@ function describeJob(job: QueueJobRecord, now: Date): string {
   const fields: Array<[string, string]> = [
     ['state', job.state],
     ['type', job.type],
+    ...(job.subjectId === 0 ? [] : [['subject', subject(job)] as [string, string]]),
     ['repository', job.repository],
     ['issue', job.issueNumber === null ? `not stored (GitHub id ${job.issueGithubId})` : `#${job.issueNumber} ${job.issueTitle ?? ''}`.trimEnd()],
     ['attempts', `${job.attempts}/${job.maxAttempts}`],

@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { exitCodeFor, reportError } from './errors.js';
+import { explainCommand } from './explain.js';
 import { jobsCommand } from './jobs.js';
 import { migrateCommand } from './migrate.js';
 import { runCommand } from './run.js';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand(), statusCommand(), jobsCommand(), demoCommand()]) {
+  for (const command of [runCommand(), configCommand(), migrateCommand(), simulatorCommand(), statusCommand(), jobsCommand(), explainCommand(), demoCommand()]) {
     program.addCommand(command);
   }
   // Subcommands inherit the override so that usage errors exit 2, not 1.

@@ -1,10 +1,19 @@
 /** `autosolve status [--json]`: what the daemon did and is waiting for, from its database. */
 import { Command } from 'commander';
-import { describeBacklogPolicy } from '../domain/eligibility.js';
+import { ANSWER_JOB, describeBacklogPolicy } from '../domain/eligibility.js';
 import { describeLatency } from '../domain/fleet/capacity.js';
 import type { DispatcherPause } from '../domain/tasks/global/dispatch-failure.js';
 import { INSTANCE_STALE_MS } from '../composition/instance-heartbeat.js';
-import { readDaemons, SqlPauseStore, StatusReader, type DetectionStatus, type FleetStatus, type RateLimitStatus, type RepositoryStatus } from '../infra/store/index.js';
+import {
+  readDaemons,
+  SqlPauseStore,
+  StatusReader,
+  type DetectionStatus,
+  type FleetStatus,
+  type QueueTotals,
+  type RateLimitStatus,
+  type RepositoryStatus,
+} from '../infra/store/index.js';
 import { DETECTION_PATHS } from '../domain/fleet/types.js';
 import { loadFor, openExistingDatabase, printJson, withConfigOption, type ConfigOption } from './shared.js';
 import { daemonsJson, describeDaemons } from './status-daemons.js';
@@ -30,7 +39,7 @@ export function statusCommand(): Command {
       try {
         const reader = new StatusReader(database.db);
         const now = new Date();
-        const [repositories, rateLimit, queue, latestComments, pause, fleet, detection, daemons] = await Promise.all([
+        const [repositories, rateLimit, queue, latestComments, pause, fleet, detection, daemons, queueByType] = await Promise.all([
           reader.repositories(now, config.github.repositories, {
             policy: config.github.issues.backlog,
             requiredLabel: config.github.issues.requiredLabel,
@@ -43,6 +52,7 @@ export function statusCommand(): Command {
           reader.fleet(now),
           reader.detection(now),
           readDaemons(database.db, now, { staleAfterMs: INSTANCE_STALE_MS }),
+          reader.queueByType(),
         ]);
         const skipped = repositories.reduce((total, r) => total + (r.backlog?.skipped ?? 0), 0);
         const backlog = { key: 'github.issues.backlog', policy: describeBacklogPolicy(config.github.issues.backlog), skipped };
@@ -53,6 +63,7 @@ export function statusCommand(): Command {
             repositories,
             rateLimit: rateLimit && rateLimitJson(rateLimit, now),
             queue,
+            queueByType,
             daemons: daemonsJson(daemons),
             backlog,
             dispatcher: pause ? { paused: true, ...pause } : { paused: false },
@@ -68,6 +79,7 @@ export function statusCommand(): Command {
           `rate limit  ${describeRateLimit(rateLimit, now)}`,
           `queue       ${queue.pending} pending, ${queue.running} running, ${queue.done} done, ${queue.dead} dead`,
           ...(queue.dead > 0 ? ['            `autosolve jobs list --state dead` shows the dead ones'] : []),
+          ...describeTypes(queueByType),
           ...describeDaemons(daemons, now, WIDTH),
           `backlog     ${skipped} ${skipped === 1 ? 'issue' : 'issues'} skipped as backlog (github.issues.backlog: ${backlog.policy})`,
           ...(skipped > 0 ? [`            set github.issues.backlog: ${backlog.policy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`] : []),
@@ -81,6 +93,21 @@ export function statusCommand(): Command {
         await database.close();
       }
     });
+}
+
+/**
+ * The queue by job type, once there is more than answers (revisions, follow-ups):
+ * `by type: 12 answer, 2 revise (1 pending), 3 follow-up (1 running)`.
+ */
+function describeTypes(byType: Readonly<Record<string, QueueTotals>>): string[] {
+  const types = Object.entries(byType);
+  if (types.every(([type]) => type === ANSWER_JOB)) return [];
+  const described = types.map(([type, totals]) => {
+    const total = totals.pending + totals.running + totals.done + totals.dead;
+    const live = [...(totals.pending > 0 ? [`${totals.pending} pending`] : []), ...(totals.running > 0 ? [`${totals.running} running`] : [])];
+    return `${number(total)} ${type}${live.length > 0 ? ` (${live.join(', ')})` : ''}`;
+  });
+  return [`            by type: ${described.join(', ')}`];
 }
 
 /** The pause, its message wrapped (not cut: the end says what to do). */

@@ -66,6 +66,18 @@ export function applyEnv(raw: Record<string, unknown>, env: Env, problems: strin
   if ((openai.apiKey === undefined || openai.apiKey === '') && env.OPENAI_API_KEY) {
     setPath(raw, ['ai', 'openai', 'apiKey'], env.OPENAI_API_KEY);
   }
+  applyExecutorKeys(raw, env);
+}
+
+/** A named openai executor without an apiKey takes OPENAI_API_KEY, like ai.openai.apiKey. */
+function applyExecutorKeys(raw: Record<string, unknown>, env: Env): void {
+  const executors = raw.executors;
+  if (!env.OPENAI_API_KEY || executors === null || typeof executors !== 'object' || Array.isArray(executors)) return;
+  for (const entry of Object.values(executors as Record<string, unknown>)) {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) continue;
+    const executor = entry as Record<string, unknown>;
+    if (executor.provider === 'openai' && (executor.apiKey === undefined || executor.apiKey === '')) executor.apiKey = env.OPENAI_API_KEY;
+  }
 }
 
 /** LOG_LEVEL, as other Node daemons read it; it overrides log.level in the file, AUTOSOLVE_LOG_LEVEL overrides it. */
@@ -108,6 +120,8 @@ function fromEnv(leaf: Leaf, value: string): { value?: unknown; problem?: string
         : { problem: `expected a number, got ${JSON.stringify(value)}` };
     case 'array':
       return parseListEnv(leaf, value);
+    case 'record':
+      return parseJsonEnv(value, 'expected a JSON object', (parsed) => parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed));
     default:
       return { value };
   }
@@ -122,6 +136,8 @@ function parseListEnv(leaf: Leaf, value: string): { value?: unknown; problem?: s
       return { problem: 'expected a JSON array' };
     }
   }
+  // Rules have no short form.
+  if (leaf.path.join('.') === 'rules') return { problem: 'expected a JSON array' };
   if (leaf.element === 'object') {
     const repos = value.split(',').map((s) => s.trim()).filter(Boolean);
     const parsed = repos.map((full) => full.split('/'));
@@ -129,6 +145,15 @@ function parseListEnv(leaf: Leaf, value: string): { value?: unknown; problem?: s
     return { value: parsed.map(([owner, name]) => ({ owner, name })) };
   }
   return { value: value.split(/\s+/).filter(Boolean) };
+}
+
+function parseJsonEnv(value: string, expected: string, accept: (parsed: unknown) => boolean): { value?: unknown; problem?: string } {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return accept(parsed) ? { value: parsed } : { problem: expected };
+  } catch {
+    return { problem: expected };
+  }
 }
 
 export function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -8,7 +8,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { applyEnv, debugRequested as debugRequestedIn, type Env } from './env.js';
 import { describeIssue, describeYamlError } from './messages.js';
-import { configSchema, type Config } from './schema.js';
+import { settleRules } from './rules-settle.js';
+import { configSchema, type Config, type ParsedConfig } from './schema.js';
 
 export type { Env } from './env.js';
 
@@ -69,7 +70,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => describeIssue(issue, raw)));
-  const config = parsed.success ? settle(parsed.data, found ? file : null, env, warnings) : undefined;
+  const config = parsed.success ? settle(parsed.data, found ? file : null, env, warnings, problems) : undefined;
   if (config && options.forRun !== false) problems.push(...runRequirements(config), ...placeholderToken(config));
   if (problems.length > 0 || !config) throw new ConfigError(source, problems, warnings);
 
@@ -107,8 +108,8 @@ function withoutEmptyKeys(mapping: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
-/** What the schema cannot know: the config file's folder, and that GitHub names ignore letter case. */
-function settle(config: Config, file: string | null, env: Env, warnings: string[]): Config {
+/** What the schema cannot know: the config file's folder, that GitHub names ignore letter case, which executors exist. */
+function settle(config: ParsedConfig, file: string | null, env: Env, warnings: string[], problems: string[]): Config {
   // A path from the file means "next to this file" (systemd, cron and `--config` run from elsewhere);
   // a path from the environment was typed in a shell, so it means the working directory.
   const base = file !== null && env.AUTOSOLVE_DATABASE_SQLITEPATH === undefined ? dirname(file) : process.cwd();
@@ -117,6 +118,8 @@ function settle(config: Config, file: string | null, env: Env, warnings: string[
     ...config,
     database: { ...config.database, sqlitePath },
     github: { ...config.github, repositories: mergeRepositories(config.github.repositories, warnings) },
+    // Prompt files are next to the config file (or in the working directory when there is none).
+    rules: settleRules(config.rules, config.executors, file === null ? process.cwd() : dirname(file), problems),
   };
 }
 
@@ -128,9 +131,9 @@ function placeholderToken(config: Config): string[] {
 }
 
 /** `acme/API` and `acme/api` are one repository on GitHub: watch it once, and say so. */
-function mergeRepositories(repositories: Config['github']['repositories'], warnings: string[]): Config['github']['repositories'] {
+function mergeRepositories(repositories: ParsedConfig['github']['repositories'], warnings: string[]): ParsedConfig['github']['repositories'] {
   const first = new Map<string, number>();
-  const kept: Config['github']['repositories'] = [];
+  const kept: ParsedConfig['github']['repositories'] = [];
   repositories.forEach((repo, index) => {
     const name = `${repo.owner}/${repo.name}`;
     const earlier = first.get(name.toLowerCase());
@@ -156,6 +159,13 @@ function runRequirements(config: Config): string[] {
   if (config.github.repositories.length === 0 && config.github.organizations.length === 0) {
     problems.push('github.repositories: list at least one repository (owner and name), or an organisation under github.organizations');
   }
+  problems.push(...defaultExecutorRequirements(config));
+  return problems;
+}
+
+/** What the executor named `default` (ai.provider & co.) needs before it can run; for commands that run it without `run`'s checks. */
+export function defaultExecutorRequirements(config: Config): string[] {
+  const problems: string[] = [];
   if (config.ai.provider === 'openai' && !config.ai.openai.model) problems.push('ai.openai.model: required when ai.provider is openai');
   if (config.ai.provider === 'command' && !config.ai.command.run) problems.push('ai.command.run: required when ai.provider is command (an argv list)');
   return problems;

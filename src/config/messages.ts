@@ -4,6 +4,7 @@
  */
 import type { YAMLError } from 'yaml';
 import type { z } from 'zod';
+import { EXECUTOR_KEYS } from './schema-rules.js';
 import { keyPaths, keysAt } from './schema-walk.js';
 import { closest } from './suggest.js';
 
@@ -43,8 +44,14 @@ export function describeYamlError(file: string, text: string, error: YAMLError):
 const TOKEN_NAMES = new Set(['token', 'githubtoken', 'github_token', 'gh_token', 'pat', 'accesstoken', 'access_token']);
 
 /** Where an unknown key probably belongs: a close sibling, or the same key in another section. */
-function hintFor(key: string, where: readonly PropertyKey[]): string | undefined {
+function hintFor(key: string, where: readonly PropertyKey[], raw: unknown): string | undefined {
   if (TOKEN_NAMES.has(key.toLowerCase())) return 'the GitHub token goes in github.token, or set the GITHUB_TOKEN environment variable';
+  // A named executor: the keys of its provider, not the same word elsewhere in the file.
+  if (where[0] === 'executors' && where.length === 2) {
+    const provider = valueAt(raw, [...where, 'provider']);
+    const keys = typeof provider === 'string' ? EXECUTOR_KEYS[provider] : undefined;
+    return keys ? `${/^[aeiou]/.test(provider as string) ? 'an' : 'a'} ${provider as string} executor takes ${keys.join(', ')}` : undefined;
+  }
   // The very key in another section beats a near miss here: `model:` at the top is ollama.model, not otel.
   const elsewhere = keyPaths().filter((path) => path[path.length - 1]?.toLowerCase() === key.toLowerCase());
   if (elsewhere.length > 0 && elsewhere.length <= 3) return `did you mean ${elsewhere.map((path) => path.join('.')).join(' or ')}?`;
@@ -82,12 +89,14 @@ function describe(issue: z.core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys
       .map((key) => {
-        const hint = hintFor(key, issue.path);
+        const hint = hintFor(key, issue.path, raw);
         const full = where ? `${where}.${key}` : key;
         return `${full}: unknown key${hint ? ` (${hint})` : ''}`;
       })
       .join('\n  - ');
   }
+  // A bad key of a mapping (an executor's name): what is wrong with it, not zod's "Invalid key in record".
+  if (issue.code === 'invalid_key') return `${where}: ${issue.issues[0]?.message ?? issue.message}`;
   if (where === 'github.repositories' && issue.code === 'invalid_type') {
     const hint = repositoriesHint(valueAt(raw, issue.path));
     if (hint) return `${where}: ${hint}`;

@@ -14,6 +14,12 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   const shown = walk(config) as Record<string, unknown>;
   // The database URL is shown (which server, which database), its password is not.
   if (config.database.url) shown.database = { ...(shown.database as Record<string, unknown>), url: displayUrl(config.database.url) };
+  // A template read from a file is shown as written: its file, not its text.
+  shown.rules = config.rules.map((rule, index) => {
+    const { promptFile, ...then } = rule.then;
+    const shownRule = (shown.rules as Array<Record<string, unknown>>)[index];
+    return promptFile === undefined ? shownRule : { ...shownRule, then: { ...then, prompt: { file: promptFile } } };
+  });
   return shown;
 }
 

@@ -3,34 +3,10 @@
  * A config written for the Go autosolve loads unchanged; keys it does not know
  * (`ai`, `scheduler`, `http`, `github.baseUrl`, ...) are optional additions.
  */
-import { statSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-
-const DURATION_HINT = 'a duration like 250ms, 5s, 1m30s or 2h';
-
-/** A duration in milliseconds, written as text (`1m30s`). */
-function duration(defaultMs: number, options: { positive?: boolean } = {}) {
-  return durationText(options).default(defaultMs);
-}
-
-function durationText({ positive = false }: { positive?: boolean } = {}) {
-  return z
-    .union([z.string(), z.number()])
-    .transform((value, ctx) => {
-      const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got ${JSON.stringify(value)}` });
-        return z.NEVER;
-      }
-      if (positive && ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a positive duration (${DURATION_HINT}), got ${JSON.stringify(value)}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
+import { duration, envVarName, existingFolder, httpUrl } from './schema-parts.js';
+import { authorAssociation, executorsSchema, rulesSchema, type SettledRule } from './schema-rules.js';
 
 /** `skip`, `answer`, or a window in milliseconds (`7d`). */
 const backlogPolicy = z.union([z.string(), z.number()]).transform((value, ctx): 'skip' | 'answer' | number => {
@@ -48,17 +24,6 @@ const GITHUB_NAME = /^[A-Za-z0-9_.-]+$/;
 const repositoryObject = z.strictObject({
   owner: z.string().regex(GITHUB_NAME, 'expected a GitHub owner (letters, digits, "-", "_", ".")'),
   name: z.string().regex(GITHUB_NAME, 'expected a repository name (letters, digits, "-", "_", ".")'),
-});
-
-/** An absolute path to a folder that exists when the configuration is checked. */
-const existingFolder = z.string().superRefine((value, ctx) => {
-  if (!isAbsolute(value)) {
-    ctx.addIssue({ code: 'custom', message: `expected an absolute path to an existing folder, got ${JSON.stringify(value)}` });
-    return;
-  }
-  const info = statSync(value, { throwIfNoEntry: false });
-  if (info === undefined) ctx.addIssue({ code: 'custom', message: `${value} does not exist; create the folder or remove the key` });
-  else if (!info.isDirectory()) ctx.addIssue({ code: 'custom', message: `${value} is not a folder` });
 });
 
 /** `{ owner, name }`, or the short form `owner/name` people copy from GitHub's address bar. */
@@ -92,8 +57,6 @@ const organization = z
 /** pino's levels, lowest first, as Node deployments set them (`silent`: no log lines at all). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 export const configSchema = z.strictObject({
   log: z
@@ -194,6 +157,8 @@ export const configSchema = z.strictObject({
            * Default: `answer` when requiredLabel is set (someone asked for each of those), `skip` when not.
            */
           backlog: backlogPolicy.optional(),
+          /** Re-analyse an answered issue whose title or body changed, editing our answer in place (at most ai.maxRevisionsPerIssue a day). Default true. */
+          reanalyze: z.boolean().default(true),
         })
         .transform(({ backlog, ...issues }) => ({ ...issues, backlog: backlog ?? (issues.requiredLabel ? 'answer' : 'skip') }))
         .prefault({}),
@@ -231,6 +196,16 @@ export const configSchema = z.strictObject({
       maxBodyChars: z.number().int().positive().default(8_000),
       /** Do everything but post; log the comment instead. Default false. */
       dryRun: z.boolean().default(false),
+      /** The handle that asks for a follow-up in a comment (case-insensitive). Default @autosolve. */
+      mention: z
+        .string()
+        .trim()
+        .regex(/^@[A-Za-z0-9][A-Za-z0-9_-]*(?:\/[A-Za-z0-9][A-Za-z0-9_-]*)?$/, 'expected a handle such as @autosolve (an @ and a login or org/team)')
+        .default('@autosolve'),
+      /** author_association values whose mentions are answered (any case). Default OWNER, MEMBER, COLLABORATOR. */
+      mentionFrom: z.array(authorAssociation).default(['OWNER', 'MEMBER', 'COLLABORATOR']),
+      /** Revisions of one issue's answer per 24 hours; more edits wait for the window. Default 3. */
+      maxRevisionsPerIssue: z.number().int('expected a positive whole number').positive('expected a positive whole number').default(3),
       openai: z
         .strictObject({
           /** Chat-completions API root. Default https://api.openai.com/v1. */
@@ -249,7 +224,7 @@ export const configSchema = z.strictObject({
            * The only way a variable beyond PATH, HOME, LANG, LC_*, TZ and TMPDIR reaches the program,
            * e.g. ANTHROPIC_API_KEY; their values are also scrubbed from comments. Default: none.
            */
-          passEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')).default([]),
+          passEnv: z.array(envVarName).default([]),
           /** Folder the program runs in (absolute, must exist), e.g. a checkout it may read. Default: a fresh temporary folder per run, removed afterwards. */
           cwd: existingFolder.optional(),
         })
@@ -270,9 +245,20 @@ export const configSchema = z.strictObject({
       listen: z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)?:?\d{1,5}$/, 'expected HOST:PORT or PORT').optional(),
     })
     .prefault({}),
+  /**
+   * Named executors, beside the one ai.provider & co. configure (named `default`): name →
+   * { provider: ollama | openai | command | demo, its keys, timeout }. Default: none.
+   */
+  executors: executorsSchema,
+  /** Ordered routing rules, `{ when, then }`; the first that matches decides. Default: none (every event answered by `default`). */
+  rules: rulesSchema,
   /** Accepted from the Go config; not used yet. */
   otel: z.unknown().optional(),
 });
 
-export type Config = z.output<typeof configSchema>;
+/** The configuration as the schema gives it, before the loader settles paths and rules. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The validated configuration: the schema's output with paths made absolute and prompt files read. */
+export type Config = Omit<ParsedConfig, 'rules'> & { readonly rules: readonly SettledRule[] };
 export type ConfigInput = z.input<typeof configSchema>;

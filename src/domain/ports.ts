@@ -101,7 +101,7 @@ export interface IssueCommenter {
 }
 
 /** Everything autosolve asks of GitHub. */
-export type GitHubPort = RepositoryReader & IssueLister & IssueReader & IssueCommenter;
+export type GitHubPort = RepositoryReader & IssueLister & IssueReader & IssueCommenter & RepositoryCommentLister & CommentReactor;
 
 // ---------------------------------------------------------------- AI executors
 

@@ -2,12 +2,14 @@
 export { startSimulator } from './server.js';
 export { loadScenario, parseScenario, ScenarioError } from './scenario.js';
 export { demoScenario } from './demo.js';
+export { SIM_AUTHOR_ASSOCIATIONS } from './types.js';
 export type {
   Latency,
   RateLimitState,
   RepositoryGenerator,
   Scenario,
   SecondaryLimits,
+  SimAuthorAssociation,
   SimBreach,
   SimBreachKind,
   SimComment,
@@ -15,6 +17,7 @@ export type {
   SimFault,
   SimIssue,
   SimIssueInput,
+  SimReaction,
   SimRepository,
   SimRepositoryInput,
   SimRequest,

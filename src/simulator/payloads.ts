@@ -1,5 +1,6 @@
 /** GitHub-shaped JSON for the simulator's records, field names and nesting as the REST API returns them. */
-import type { CommentRecord, IssueRecord, LabelRecord, RepositoryRecord, SimulatorState } from './state.js';
+import { isBotLogin } from './records.js';
+import type { CommentRecord, IssueRecord, LabelRecord, ReactionRecord, RepositoryRecord, SimulatorState } from './state.js';
 import type { RateLimitState } from './types.js';
 
 /** Where payload URLs point: the API root the request used, and the web root beside it (as on GHES). */
@@ -35,7 +36,7 @@ export function userPayload(state: SimulatorState, base: UrlBase, login: string)
     repos_url: `${url}/repos`,
     events_url: `${url}/events{/privacy}`,
     received_events_url: `${url}/received_events`,
-    type: login.endsWith('[bot]') ? 'Bot' : 'User',
+    type: isBotLogin(login) ? 'Bot' : 'User',
     user_view_type: 'public',
     site_admin: false,
   };
@@ -205,7 +206,7 @@ export function issuePayload(state: SimulatorState, base: UrlBase, issue: IssueR
     created_at: issue.createdAt,
     updated_at: issue.updatedAt,
     closed_at: issue.closedAt,
-    author_association: 'NONE',
+    author_association: issue.authorAssociation,
     active_lock_reason: null,
     body: issue.body,
     state_reason: issue.state === 'closed' ? 'completed' : null,
@@ -239,9 +240,19 @@ export function commentPayload(state: SimulatorState, base: UrlBase, comment: Co
     user: userPayload(state, base, comment.user),
     created_at: comment.createdAt,
     updated_at: comment.updatedAt,
-    author_association: 'NONE',
+    author_association: comment.authorAssociation,
     body: comment.body,
     performed_via_github_app: null,
+  };
+}
+
+export function reactionPayload(state: SimulatorState, base: UrlBase, reaction: ReactionRecord) {
+  return {
+    id: reaction.id,
+    node_id: nodeId('REA', reaction.id),
+    user: userPayload(state, base, reaction.user),
+    content: reaction.content,
+    created_at: reaction.createdAt,
   };
 }
 

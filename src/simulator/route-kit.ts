@@ -1,7 +1,7 @@
 /** What every REST route shares: the request context, replies, and the issue-listing parameters. */
 import { errors, type UrlBase } from './payloads.js';
 import type { RateLimitBudgets } from './rate-limit.js';
-import { isoSeconds, type IssueRecord, type SimulatorState } from './state.js';
+import { isoSeconds, type IssueRecord, type RepositoryRecord, type SimulatorState } from './state.js';
 
 export interface RouteContext {
   state: SimulatorState;
@@ -37,6 +37,27 @@ export interface Route {
 
 export const notFound = (): Reply => ({ status: 404, body: errors.notFound() });
 export const json = (body: unknown, status = 200): Reply => ({ status, body });
+
+/** A route under /repos/{owner}/{repo}: 404 when there is no such repository (names compared case-insensitively). */
+export function withRepository(
+  handle: (context: RouteContext, repository: RepositoryRecord, rest: string[]) => Reply,
+): (context: RouteContext, params: string[]) => Reply {
+  return (context, [owner = '', name = '', ...rest]) => {
+    const repository = context.state.findRepository(owner, name);
+    return repository ? handle(context, repository, rest) : notFound();
+  };
+}
+
+/** A JSON request body's fields (an empty body is `{}`), or the 400 GitHub gives for one it cannot parse. */
+export function jsonFieldsOf(raw: string): { fields: Record<string, unknown> } | { error: Reply } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw === '' ? '{}' : raw);
+  } catch {
+    return { error: { status: 400, body: errors.problemsParsingJson() } };
+  }
+  return { fields: typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {} };
+}
 
 const ISSUE_STATES = ['open', 'closed', 'all'] as const;
 const ISSUE_SORTS = ['created', 'updated', 'comments'] as const;

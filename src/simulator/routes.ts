@@ -9,15 +9,18 @@ import {
   rateLimitPayload,
   repositoryPayload,
 } from './payloads.js';
+import { commentRoutes } from './comment-routes.js';
 import {
   invalid,
   issueMatches,
   issueQueryOf,
   json,
+  jsonFieldsOf,
   notFound,
   pageRequest,
   sinceOf,
   sortKey,
+  withRepository,
   type Reply,
   type Route,
   type RouteContext,
@@ -26,15 +29,6 @@ import { scopeRoutes } from './scope-routes.js';
 import { SIM_USER, type IssueRecord, type RepositoryRecord } from './state.js';
 
 export type { Reply, RouteContext } from './route-kit.js';
-
-function withRepository(
-  handle: (context: RouteContext, repository: RepositoryRecord, rest: string[]) => Reply,
-): (context: RouteContext, params: string[]) => Reply {
-  return (context, [owner = '', name = '', ...rest]) => {
-    const repository = context.state.findRepository(owner, name);
-    return repository ? handle(context, repository, rest) : notFound();
-  };
-}
 
 /** A transferred issue's old URL answers 301 to its new one, as GitHub does; writes there get 404. */
 function withIssue(
@@ -88,13 +82,9 @@ function listComments(context: RouteContext, issue: IssueRecord): Reply {
 
 /** The `body` field of a JSON request, or the error reply GitHub gives instead. */
 function commentBodyOf(raw: string): { body: string } | { error: Reply } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw === '' ? '{}' : raw);
-  } catch {
-    return { error: { status: 400, body: errors.problemsParsingJson() } };
-  }
-  const body = typeof parsed === 'object' && parsed !== null ? (parsed as { body?: unknown }).body : undefined;
+  const parsed = jsonFieldsOf(raw);
+  if ('error' in parsed) return parsed;
+  const body = parsed.fields['body'];
   if (typeof body !== 'string' || body === '') {
     return { error: { status: 422, body: errors.validationFailed('IssueComment', 'body', 'missing_field') } };
   }
@@ -114,6 +104,7 @@ const OWNER_REPO = String.raw`/repos/([^/]+)/([^/]+)`;
 
 const routes: Route[] = [
   ...scopeRoutes,
+  ...commentRoutes,
   {
     operationId: 'rate-limit/get',
     method: 'GET',

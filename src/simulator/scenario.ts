@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { Scenario } from './types.js';
+import { SIM_AUTHOR_ASSOCIATIONS, type Scenario } from './types.js';
 
 const timestamp = z
   .string()
@@ -14,11 +14,25 @@ const login = z.string().min(1);
 // GitHub allows letters, digits, '-', '_' and '.' in owner and repository names.
 const repositoryName = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "-", "_" or "."');
 
-const commentSchema = z.strictObject({
-  body: z.string(),
-  user: login.exactOptional(),
-  createdAt: timestamp.exactOptional(),
-});
+const authorAssociation = z.enum(SIM_AUTHOR_ASSOCIATIONS);
+
+/** A later time before an earlier one: `updatedAt` before `createdAt`. */
+function notBeforeCreated(item: { createdAt?: string | undefined; updatedAt?: string | undefined }, context: z.RefinementCtx): void {
+  if (item.createdAt && item.updatedAt && Date.parse(item.updatedAt) < Date.parse(item.createdAt)) {
+    context.addIssue({ code: 'custom', path: ['updatedAt'], message: 'is before createdAt' });
+  }
+}
+
+const commentSchema = z
+  .strictObject({
+    body: z.string(),
+    user: login.exactOptional(),
+    authorAssociation: authorAssociation.exactOptional(),
+    bot: z.boolean().exactOptional(),
+    createdAt: timestamp.exactOptional(),
+    updatedAt: timestamp.exactOptional(),
+  })
+  .superRefine(notBeforeCreated);
 
 const issueSchema = z
   .strictObject({
@@ -26,17 +40,14 @@ const issueSchema = z
     body: z.string().nullable().exactOptional(),
     labels: z.array(z.string().min(1)).exactOptional(),
     user: login.exactOptional(),
+    authorAssociation: authorAssociation.exactOptional(),
     state: z.enum(['open', 'closed']).exactOptional(),
     pullRequest: z.boolean().exactOptional(),
     createdAt: timestamp.exactOptional(),
     updatedAt: timestamp.exactOptional(),
     comments: z.array(commentSchema).exactOptional(),
   })
-  .superRefine((issue, context) => {
-    if (issue.createdAt && issue.updatedAt && Date.parse(issue.updatedAt) < Date.parse(issue.createdAt)) {
-      context.addIssue({ code: 'custom', path: ['updatedAt'], message: 'is before createdAt' });
-    }
-  });
+  .superRefine(notBeforeCreated);
 
 const topic = z.string().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'expected a GitHub topic: lower-case letters, digits and "-", at most 50');
 

@@ -20,6 +20,7 @@ import { errors, type UrlBase } from './payloads.js';
 import { RateLimitBudgets } from './rate-limit.js';
 import { matchRoute, type Reply } from './routes.js';
 import { seedScenario } from './seed.js';
+import { toSimComment } from './records.js';
 import { SimulatorState } from './state.js';
 import type { RateLimitState, SimBreachKind, SimRequest, Simulator, SimulatorOptions } from './types.js';
 
@@ -301,6 +302,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     addIssue: (owner, name, input) => state.addIssue(owner, name, input),
     updateIssue: (owner, name, number, patch) => state.updateIssue(owner, name, number, patch),
     addComment: (owner, name, number, input) => state.addComment(owner, name, number, input),
+    editComment: (owner, name, commentId, body) => toSimComment(state.editComment(state.comment(owner, name, commentId), body)),
+    reactions: (owner, name, commentId) => state.reactions(owner, name, commentId),
     transferIssue: (fromOwner, fromName, number, toOwner, toName) =>
       state.transferIssue(fromOwner, fromName, number, toOwner, toName),
     issues: (owner, name) => state.issues(owner, name),

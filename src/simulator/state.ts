@@ -1,69 +1,32 @@
 /** The simulator's in-memory model of repositories, issues and comments, and the mutations on it. */
+import {
+  type CommentRecord,
+  defaultAssociation,
+  type IssueRecord,
+  isoSeconds,
+  type LabelRecord,
+  parseTimestamp,
+  type ReactionRecord,
+  type RepositoryRecord,
+  SIM_USER,
+  toSimComment,
+  toSimIssue,
+  toSimReaction,
+  toSimRepository,
+} from './records.js';
 import { ScopeIndex, type ScopeSort } from './scope-index.js';
-import type { SimComment, SimCommentInput, SimIssue, SimIssueInput, SimRepository, SimRepositoryInput } from './types.js';
+import type { SimComment, SimCommentInput, SimIssue, SimIssueInput, SimReaction, SimRepository, SimRepositoryInput } from './types.js';
 
-export interface RepositoryRecord {
-  id: number;
-  owner: string;
-  name: string;
-  private: boolean;
-  archived: boolean;
-  /** Shared, never mutated in place: generated repositories all point at one array. */
-  topics: readonly string[];
-  createdAt: string;
-  /** Moves when the repository itself changes (archived), as GitHub's updated_at does. */
-  updatedAt: string;
-  nextNumber: number;
-  issues: Map<number, IssueRecord>;
-  /** Keyed by lower-cased name, as GitHub label names are case-insensitive. */
-  labels: Map<string, LabelRecord>;
-}
-
-export interface LabelRecord {
-  id: number;
-  name: string;
-  color: string;
-  description: string | null;
-}
-
-export interface IssueRecord {
-  id: number;
-  repository: RepositoryRecord;
-  number: number;
-  title: string;
-  body: string | null;
-  labels: string[];
-  user: string;
-  state: 'open' | 'closed';
-  pullRequest: boolean;
-  createdAt: string;
-  updatedAt: string;
-  closedAt: string | null;
-  comments: CommentRecord[];
-}
-
-export interface CommentRecord {
-  id: number;
-  issue: IssueRecord;
-  body: string;
-  user: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** ISO 8601 at second resolution, as GitHub writes timestamps: 2026-01-02T03:04:05Z. */
-export function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** Parses an ISO 8601 timestamp; throws naming the field when it is not one. */
-export function parseTimestamp(value: string, field: string): number {
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
-    throw new Error(`${field}: not an ISO 8601 timestamp: ${JSON.stringify(value)}`);
-  }
-  return ms;
-}
+export {
+  type CommentRecord,
+  type IssueRecord,
+  isoSeconds,
+  type LabelRecord,
+  parseTimestamp,
+  type ReactionRecord,
+  type RepositoryRecord,
+  SIM_USER,
+} from './records.js';
 
 function repoKey(owner: string, name: string): string {
   // GitHub resolves owner and repository names case-insensitively.
@@ -88,6 +51,7 @@ export class SimulatorState {
   private nextIssueId = 1_000_000_001;
   private nextCommentId = 2_000_000_001;
   private nextLabelId = 3_000_000_001;
+  private nextReactionId = 4_000_000_001;
   /** Issue ids the organisation and user issue listings leave out (a stream that misses an update). */
   private readonly hiddenFromScopes = new Set<number>();
   private readonly scopeIndex = new ScopeIndex(() => this.issuesById.values());
@@ -201,6 +165,7 @@ export class SimulatorState {
     const repository = this.repository(owner, name);
     const createdMs = input.createdAt === undefined ? this.now() : parseTimestamp(input.createdAt, 'createdAt');
     const createdAt = isoSeconds(createdMs);
+    const user = input.user ?? 'octocat';
     const issue: IssueRecord = {
       id: this.nextIssueId++,
       repository,
@@ -208,7 +173,8 @@ export class SimulatorState {
       title: input.title,
       body: input.body ?? null,
       labels: [],
-      user: input.user ?? 'octocat',
+      user,
+      authorAssociation: input.authorAssociation ?? defaultAssociation(repository, user),
       state: input.state ?? 'open',
       pullRequest: input.pullRequest ?? false,
       createdAt,
@@ -266,17 +232,22 @@ export class SimulatorState {
     return toSimComment(this.appendComment(this.issue(owner, name, number), input));
   }
 
-  /** A new comment moves the issue's updated_at to the comment's time (never backwards). */
+  /** A new comment moves the issue's updated_at to the comment's creation time (never backwards). */
   appendComment(issue: IssueRecord, input: SimCommentInput): CommentRecord {
     const createdMs = input.createdAt === undefined ? this.now() : parseTimestamp(input.createdAt, 'createdAt');
     const createdAt = isoSeconds(createdMs);
+    const updatedAt = input.updatedAt === undefined ? createdAt : isoSeconds(parseTimestamp(input.updatedAt, 'updatedAt'));
+    if (updatedAt < createdAt) throw new Error(`updatedAt: ${updatedAt} is before createdAt ${createdAt}`);
+    const user = commentLogin(input);
     const comment: CommentRecord = {
       id: this.nextCommentId++,
       issue,
       body: input.body,
-      user: input.user ?? SIM_USER,
+      user,
+      authorAssociation: input.authorAssociation ?? defaultAssociation(issue.repository, user),
       createdAt,
-      updatedAt: createdAt,
+      updatedAt,
+      reactions: [],
     };
     issue.comments.push(comment);
     this.commentsById.set(comment.id, comment);
@@ -290,11 +261,37 @@ export class SimulatorState {
     return comment && comment.issue.repository === repository ? comment : undefined;
   }
 
-  /** Editing a comment changes its own updated_at, not the issue's. */
+  /** The repository's comment, for the test controls; throws naming it when there is none. */
+  comment(owner: string, name: string, id: number): CommentRecord {
+    const comment = this.findComment(this.repository(owner, name), id);
+    if (!comment) throw new Error(`unknown comment ${id} of ${owner}/${name}`);
+    return comment;
+  }
+
+  /**
+   * Editing a comment changes its own updated_at, not the issue's: GitHub does not document either way, and
+   * this is the harder case for a poller (only the comment listing shows the edit).
+   */
   editComment(comment: CommentRecord, body: string): CommentRecord {
     comment.body = body;
     comment.updatedAt = this.nowIso();
     return comment;
+  }
+
+  /**
+   * A user's reaction to a comment: `created` false when that user already reacted with that content (the
+   * existing reaction is returned). Reacting does not edit the comment: its updated_at stays.
+   */
+  react(comment: CommentRecord, user: string, content: string): { reaction: ReactionRecord; created: boolean } {
+    const existing = comment.reactions.find((reaction) => reaction.user === user && reaction.content === content);
+    if (existing) return { reaction: existing, created: false };
+    const reaction: ReactionRecord = { id: this.nextReactionId++, content, user, createdAt: this.nowIso() };
+    comment.reactions.push(reaction);
+    return { reaction, created: true };
+  }
+
+  reactions(owner: string, name: string, id: number): SimReaction[] {
+    return this.comment(owner, name, id).reactions.map(toSimReaction);
   }
 
   transferIssue(fromOwner: string, fromName: string, number: number, toOwner: string, toName: string): SimIssue {
@@ -341,48 +338,11 @@ export class SimulatorState {
   }
 }
 
-/** The login of the user every accepted token belongs to (id 1, as in the rate-limit message). */
-export const SIM_USER = 'sim-user';
-
 const NO_TOPICS: readonly string[] = Object.freeze([]);
 
-export function toSimRepository(record: RepositoryRecord): SimRepository {
-  return {
-    id: record.id,
-    owner: record.owner,
-    name: record.name,
-    private: record.private,
-    archived: record.archived,
-    topics: [...record.topics],
-  };
-}
-
-export function toSimIssue(issue: IssueRecord): SimIssue {
-  return {
-    id: issue.id,
-    number: issue.number,
-    owner: issue.repository.owner,
-    repo: issue.repository.name,
-    title: issue.title,
-    body: issue.body,
-    labels: [...issue.labels],
-    user: issue.user,
-    state: issue.state,
-    pullRequest: issue.pullRequest,
-    comments: issue.comments.length,
-    createdAt: issue.createdAt,
-    updatedAt: issue.updatedAt,
-    closedAt: issue.closedAt,
-  };
-}
-
-export function toSimComment(comment: CommentRecord): SimComment {
-  return {
-    id: comment.id,
-    issueNumber: comment.issue.number,
-    body: comment.body,
-    user: comment.user,
-    createdAt: comment.createdAt,
-    updatedAt: comment.updatedAt,
-  };
+/** The login a comment is written under: a bot's carries GitHub's `[bot]` suffix. */
+function commentLogin(input: SimCommentInput): string {
+  if (input.bot !== true) return input.user ?? SIM_USER;
+  const login = input.user ?? 'github-actions';
+  return login.endsWith('[bot]') ? login : `${login}[bot]`;
 }

@@ -82,11 +82,29 @@ export interface SimBreach {
   path: string;
 }
 
+/** How an author relates to the repository, as GitHub's `author_association` says it. */
+export const SIM_AUTHOR_ASSOCIATIONS = [
+  'COLLABORATOR',
+  'CONTRIBUTOR',
+  'FIRST_TIMER',
+  'FIRST_TIME_CONTRIBUTOR',
+  'MANNEQUIN',
+  'MEMBER',
+  'NONE',
+  'OWNER',
+] as const;
+export type SimAuthorAssociation = (typeof SIM_AUTHOR_ASSOCIATIONS)[number];
+
 export interface SimIssueInput {
   title: string;
   body?: string | null;
   labels?: string[];
   user?: string;
+  /**
+   * The author's `author_association`. Default: OWNER when the author is the repository's owner, MEMBER for
+   * the token's user (a member of the organisation, with push access), NONE for anybody else.
+   */
+  authorAssociation?: SimAuthorAssociation;
   state?: 'open' | 'closed';
   pullRequest?: boolean;
   /** ISO 8601; default now. */
@@ -98,8 +116,29 @@ export interface SimIssueInput {
 
 export interface SimCommentInput {
   body: string;
+  /** The author's login. Default: the token's user, or `github-actions` for a bot. */
   user?: string;
+  /** The author's `author_association`. Default: as for an issue (OWNER, MEMBER or NONE). */
+  authorAssociation?: SimAuthorAssociation;
+  /**
+   * An app or bot: the login gets GitHub's `[bot]` suffix (unless it has it) and `user.type` is `Bot`.
+   * A login already ending in `[bot]` is a bot whatever this says. Default false.
+   */
+  bot?: boolean;
+  /** ISO 8601; default now. */
   createdAt?: string;
+  /** ISO 8601, when the comment was last edited; default createdAt. Does not move the issue's updated_at. */
+  updatedAt?: string;
+}
+
+/** A reaction to a comment, as the test reads it back. */
+export interface SimReaction {
+  id: number;
+  /** `+1`, `-1`, `laugh`, `confused`, `heart`, `hooray`, `rocket` or `eyes`. */
+  content: string;
+  /** Who reacted (the token's user for reactions made over the API). */
+  user: string;
+  createdAt: string;
 }
 
 export interface SimIssue {
@@ -111,6 +150,7 @@ export interface SimIssue {
   body: string | null;
   labels: string[];
   user: string;
+  authorAssociation: SimAuthorAssociation;
   state: 'open' | 'closed';
   pullRequest: boolean;
   comments: number;
@@ -125,6 +165,9 @@ export interface SimComment {
   issueNumber: number;
   body: string;
   user: string;
+  authorAssociation: SimAuthorAssociation;
+  /** `user.type` is `Bot` (the login ends in `[bot]`). */
+  bot: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -258,6 +301,13 @@ export interface Simulator {
   ): SimIssue;
   /** Bumps the issue's updated_at (to the comment's time if later) and its comments count. */
   addComment(owner: string, name: string, number: number, input: SimCommentInput): SimComment;
+  /**
+   * Edits a comment of the repository as its author would: the comment's updated_at moves to now, its
+   * issue's does not (GitHub does not document it; the comment listing is where an edit shows).
+   */
+  editComment(owner: string, name: string, commentId: number, body: string): SimComment;
+  /** The reactions to a comment of the repository, oldest first. */
+  reactions(owner: string, name: string, commentId: number): SimReaction[];
   /** Same id, new repository, new number; the old URL answers 301. */
   transferIssue(fromOwner: string, fromName: string, number: number, toOwner: string, toName: string): SimIssue;
   issues(owner: string, name: string): SimIssue[];

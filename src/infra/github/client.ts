@@ -5,7 +5,7 @@
  */
 import { Octokit } from '@octokit/core';
 import type { Comment, Issue, RemoteRepository, RepositoryRef } from '../../domain/entities.js';
-import type { CreateCommentOptions, GitHubPort, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
+import type { CreateCommentOptions, GitHubPort, ListCommentsResult, ListIssuesRequest, ListIssuesResult } from '../../domain/ports.js';
 import {
   type RequestDescription,
   abortedRequestError,
@@ -17,11 +17,13 @@ import {
 import type { ListScopeIssuesResult, OrganizationLister, RepositorySweeper, ScopeIssueLister } from '../../domain/fleet/ports.js';
 import type { DiscoveredRepository, IssueScope, SweepOutcome } from '../../domain/fleet/types.js';
 import { linkedSignal } from './abort-link.js';
+import * as conversation from './comment-requests.js';
 import * as fleet from './fleet-requests.js';
 import type { BudgetSnapshot } from './budget.js';
 import { hasNextLink, toComment, toComments, toIssue, toIssues, toRemoteRepository } from './mapping.js';
 import { type GitHubTelemetry, type HoldReason, RequestThrottle, type ThrottleOptions, type ThrottleStats, withWriteCheck } from './throttle.js';
 import { installThrottle } from './throttle-hook.js';
+import { describeRequest, etagOf, fullNameOf, type GitHubResponse as Response, refParams, type Transport } from './transport.js';
 
 export interface GitHubClientOptions {
   /** API root, e.g. `https://api.github.com` or `https://HOST/api/v3` (GitHub Enterprise Server). */
@@ -48,18 +50,12 @@ const MAX_COMMENT_PAGES = 30;
 const API_VERSION = '2022-11-28';
 const silentLog = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-interface Response {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | number | undefined>>;
-  readonly data: unknown;
-}
-
 export class GitHubClient implements GitHubPort, OrganizationLister, ScopeIssueLister, RepositorySweeper {
   private readonly octokit: Octokit;
   private readonly throttle: RequestThrottle;
   private readonly token: string;
   private readonly timeoutMs: number;
-  private readonly transport: fleet.FleetTransport;
+  private readonly transport: Transport;
 
   constructor(options: GitHubClientOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`GitHub timeoutMs must be > 0, got ${options.timeoutMs}`);
@@ -144,15 +140,18 @@ export class GitHubClient implements GitHubPort, OrganizationLister, ScopeIssueL
     };
     const response = await this.send(request, 'GET /repos/{owner}/{repo}/issues', params, signal);
     if (response.status === 304) return { notModified: true };
-    const etag = response.headers.etag;
     const { issues, skipped } = toIssues(this.jsonBody(request, response));
-    return {
-      notModified: false,
-      issues,
-      skipped,
-      hasNextPage: hasNextLink(response.headers.link),
-      etag: etag === undefined ? null : String(etag),
-    };
+    return { notModified: false, issues, skipped, hasNextPage: hasNextLink(response.headers.link), etag: etagOf(response) };
+  }
+
+  /** One page of the repository's comments, updated ascending (RepositoryCommentLister). */
+  listRepositoryComments(repo: RepositoryRef, cursor: ListIssuesRequest, signal: AbortSignal): Promise<ListCommentsResult> {
+    return conversation.listRepositoryComments(this.transport, repo, cursor, signal);
+  }
+
+  /** A reaction to an issue comment, paced as a write (CommentReactor). */
+  addReaction(repo: RepositoryRef, commentId: number, content: 'eyes', signal: AbortSignal): Promise<void> {
+    return conversation.addReaction(this.transport, repo, commentId, content, signal);
   }
 
   async getIssue(repo: RepositoryRef, number: number, signal: AbortSignal): Promise<Issue> {
@@ -311,24 +310,6 @@ function notModifiedResponse(error: unknown): Response | undefined {
   if (typeof error !== 'object' || error === null || (error as { status?: unknown }).status !== 304) return undefined;
   const response = (error as { response?: { headers?: Response['headers'] } }).response;
   return { status: 304, headers: response?.headers ?? {}, data: null };
-}
-
-function fullNameOf(repo: RepositoryRef): string {
-  return `${repo.owner}/${repo.name}`;
-}
-
-function refParams(repo: RepositoryRef): { owner: string; repo: string } {
-  return { owner: repo.owner, repo: repo.name };
-}
-
-function describeRequest(repo: RepositoryRef, method: string, suffix: string, operation: string, subject: string): RequestDescription {
-  return {
-    method,
-    path: `/repos/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.name)}${suffix}`,
-    operation,
-    repository: fullNameOf(repo),
-    subject,
-  };
 }
 
 /**

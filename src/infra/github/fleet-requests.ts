@@ -11,27 +11,14 @@ import type { ListIssuesRequest } from '../../domain/ports.js';
 import { type RequestDescription, graphqlQueryError, runawayListingError } from './errors.js';
 import { hasNextLink, toDiscoveredRepositories, toScopedIssues } from './mapping.js';
 import { readSweep, sweepQuery } from './sweep.js';
-
-export interface FleetResponse {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | number | undefined>>;
-  readonly data: unknown;
-}
-
-/** The client's door: one request, classified failures; and its body check. */
-export interface FleetTransport {
-  send(request: RequestDescription, route: string, params: Record<string, unknown>, signal: AbortSignal): Promise<FleetResponse>;
-  jsonBody(request: RequestDescription, response: FleetResponse): unknown;
-  readonly now: () => number;
-  readonly secrets: readonly string[];
-}
+import { etagOf, type Transport } from './transport.js';
 
 const PER_PAGE = 100;
 /** 100,000 repositories: more than any organisation has; beyond it the listing is a server's runaway, not data. */
 const MAX_REPOSITORY_PAGES = 1000;
 
 export async function listOrganizationRepositories(
-  transport: FleetTransport,
+  transport: Transport,
   org: string,
   signal: AbortSignal,
 ): Promise<{ repositories: DiscoveredRepository[]; skipped: number }> {
@@ -61,7 +48,7 @@ export async function listOrganizationRepositories(
 }
 
 export async function listScopeIssues(
-  transport: FleetTransport,
+  transport: Transport,
   scope: IssueScope,
   cursor: ListIssuesRequest,
   signal: AbortSignal,
@@ -84,11 +71,10 @@ export async function listScopeIssues(
   const response = await transport.send(request, organization ? 'GET /orgs/{org}/issues' : 'GET /issues', params, signal);
   if (response.status === 304) return { notModified: true };
   const { items, skipped } = toScopedIssues(transport.jsonBody(request, response));
-  const etag = response.headers.etag;
-  return { notModified: false, items, skipped, hasNextPage: hasNextLink(response.headers.link), etag: etag === undefined ? null : String(etag) };
+  return { notModified: false, items, skipped, hasNextPage: hasNextLink(response.headers.link), etag: etagOf(response) };
 }
 
-export async function sweep(transport: FleetTransport, batch: readonly RepositoryRef[], signal: AbortSignal): Promise<SweepOutcome[]> {
+export async function sweep(transport: Transport, batch: readonly RepositoryRef[], signal: AbortSignal): Promise<SweepOutcome[]> {
   if (batch.length === 0) return [];
   const request = describe('POST', '/graphql', `sweep ${batch.length} repositories`, batch.map((repo) => `${repo.owner}/${repo.name}`).join(', '));
   const { query, variables } = sweepQuery(batch);

@@ -5,11 +5,15 @@
  * is an error that names it.
  */
 import { z } from 'zod';
-import type { Comment, Issue, RemoteRepository } from '../../domain/entities.js';
-import type { SkippedIssue } from '../../domain/ports.js';
+import type { Comment, Issue, RemoteRepository, RepositoryComment } from '../../domain/entities.js';
+import type { SkippedComment, SkippedIssue } from '../../domain/ports.js';
 import type { DiscoveredRepository, ScopedIssue } from '../../domain/fleet/types.js';
 
-const userSchema = z.object({ login: z.string() }).nullish();
+/** `type` is `User`, `Bot` or `Organization`; only a bot matters to us. */
+const userSchema = z.object({ login: z.string(), type: z.string().optional() }).nullish();
+
+/** OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ...: kept as GitHub spells it, so a value it adds later passes through. */
+const associationSchema = z.string().optional();
 
 const repositorySchema = z.object({
   id: z.number(),
@@ -39,6 +43,7 @@ const issueSchema = z
     html_url: z.string(),
     comments: z.number().int().nonnegative().default(0),
     locked: z.boolean().nullish(),
+    author_association: associationSchema,
     created_at: timestamp,
     updated_at: timestamp,
     pull_request: z.unknown().optional(),
@@ -60,9 +65,29 @@ const commentSchema = z.object({
   body: z.string().nullish(),
   user: userSchema,
   html_url: z.string(),
+  author_association: associationSchema,
   created_at: z.string(),
   updated_at: z.string(),
 });
+
+/** The issue (or pull request) a comment is on, as the end of its `issue_url`: `.../issues/12`. */
+const ISSUE_NUMBER_IN_URL = /\/issues\/([1-9]\d{0,14})$/;
+
+/**
+ * A comment of a repository's listing: held to more than a comment read on its own issue, as its place in
+ * the walk (`updated_at`) and the issue it is about come from it alone.
+ */
+const repositoryCommentSchema = commentSchema
+  .extend({
+    id: positiveInteger,
+    issue_url: z.string().regex(ISSUE_NUMBER_IN_URL, 'does not end in /issues/<a positive number>'),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .refine((comment) => Date.parse(comment.updated_at) >= Date.parse(comment.created_at), {
+    message: 'updated_at is before created_at',
+    path: ['updated_at'],
+  });
 
 /** GitHub answered with JSON of a shape we do not understand: a bug or an API change, not a transient failure. */
 export class UnexpectedGitHubPayloadError extends Error {
@@ -108,6 +133,7 @@ function issueOf(issue: z.infer<typeof issueSchema>): Issue {
     author: issue.user?.login ?? null,
     htmlUrl: issue.html_url,
     commentsCount: issue.comments,
+    ...(issue.author_association === undefined ? {} : { authorAssociation: issue.author_association }),
     locked: issue.locked === true,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,
@@ -139,33 +165,78 @@ export function toIssues(data: unknown): IssuePage {
 function skippedIssue(item: unknown, issues: readonly z.core.$ZodIssue[]): SkippedIssue {
   const loose = looseIssueSchema.safeParse(item);
   const fields = loose.success ? loose.data : { id: undefined, number: undefined, updated_at: undefined };
-  const reason = issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`)
-    .join('; ');
   return {
     githubId: positiveInteger.safeParse(fields.id).data ?? null,
     number: typeof fields.number === 'number' && Number.isFinite(fields.number) ? fields.number : null,
     updatedAt: timestamp.safeParse(fields.updated_at).data ?? null,
-    reason,
+    reason: reasonOf(issues),
   };
 }
 
 export function toComment(data: unknown): Comment {
-  const comment = parse(commentSchema, 'a comment', data);
+  return commentOf(parse(commentSchema, 'a comment', data));
+}
+
+function commentOf(comment: z.infer<typeof commentSchema>): Comment {
+  const user = comment.user;
   return {
     githubId: comment.id,
     body: comment.body ?? '',
-    author: comment.user?.login ?? null,
+    author: user?.login ?? null,
     htmlUrl: comment.html_url,
     createdAt: comment.created_at,
     updatedAt: comment.updated_at,
+    ...(comment.author_association === undefined ? {} : { authorAssociation: comment.author_association }),
+    // GitHub Apps post as `name[bot]` with type Bot; either one is enough (a GHES app may say only one).
+    ...(user ? { authorIsBot: user.type === 'Bot' || user.login.endsWith('[bot]') } : {}),
   };
 }
 
 export function toComments(data: unknown): Comment[] {
   if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of comments', []);
   return data.map(toComment);
+}
+
+export interface CommentPage {
+  readonly comments: RepositoryComment[];
+  /** Items that failed validation, in list order; the rest of the page is still good. */
+  readonly skipped: SkippedComment[];
+}
+
+/**
+ * A repository's comments, item by item: one malformed item (a field of the wrong type, an `issue_url`
+ * naming no issue, a bad timestamp) is set aside with the reason, so it cannot stall the listing.
+ */
+export function toRepositoryComments(data: unknown): CommentPage {
+  if (!Array.isArray(data)) throw new UnexpectedGitHubPayloadError('a list of comments', []);
+  const page: CommentPage = { comments: [], skipped: [] };
+  for (const item of data) {
+    const result = repositoryCommentSchema.safeParse(item);
+    if (!result.success) {
+      page.skipped.push(skippedComment(item, result.error.issues));
+      continue;
+    }
+    const issueNumber = Number(ISSUE_NUMBER_IN_URL.exec(result.data.issue_url)?.[1]);
+    page.comments.push({ ...commentOf(result.data), issueNumber });
+  }
+  return page;
+}
+
+function skippedComment(item: unknown, issues: readonly z.core.$ZodIssue[]): SkippedComment {
+  const loose = z.object({ id: z.unknown(), updated_at: z.unknown() }).safeParse(item);
+  const fields = loose.success ? loose.data : { id: undefined, updated_at: undefined };
+  return {
+    githubId: positiveInteger.safeParse(fields.id).data ?? null,
+    updatedAt: timestamp.safeParse(fields.updated_at).data ?? null,
+    reason: reasonOf(issues),
+  };
+}
+
+function reasonOf(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'item'}: ${issue.message}`)
+    .join('; ');
 }
 
 /** Whether an RFC 8288 `Link` header announces a `rel="next"` page. */

@@ -1,9 +1,10 @@
 export { openDatabase, DatabaseOpenError, displayUrl, type Database, type DatabaseTarget } from './database.js';
 export { isPostgres, type Engine } from './engine.js';
 export { SchemaMigrator, SchemaTooNewError, MIGRATION_NAMES, type MigrationStatus } from './migrator.js';
-export { SqlIssueSyncStore } from './issue-sync.js';
+export { SqlIssueSyncStore, type IssueSyncOptions } from './issue-sync.js';
+export { SqlCommentSyncStore, type CommentSyncOptions } from './comment-sync.js';
 export { SqlJobQueue } from './queue.js';
-export { HANDLED_OUTCOMES, RETRYABLE_OUTCOMES, type RetryableOutcome, type QueueJobRecord } from './queue-operator.js';
+export { HANDLED_OUTCOMES, REPEATABLE_TYPES, RETRYABLE_OUTCOMES, type RetryableOutcome, type QueueJobRecord } from './queue-operator.js';
 export { SqlRepositoryStore, SqlStateStore } from './repositories.js';
 export type { Schema, QueueJobState } from './schema.js';
 export { SqlIssueCatalog } from './issue-catalog.js';

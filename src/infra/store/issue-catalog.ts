@@ -1,4 +1,4 @@
-/** Issues as last synced, for the dispatcher. */
+/** Issues as last synced (the author's association included, for rules), for the dispatcher. */
 import type { Kysely, Selectable } from 'kysely';
 import type { Issue } from '../../domain/entities.js';
 import type { IssueCatalog, IssueRecord } from '../../domain/ports.js';
@@ -38,5 +38,6 @@ export function issueOfRow(row: Selectable<IssuesTable>): Issue {
     commentsCount: row.comments_count,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    ...(row.author_association === null ? {} : { authorAssociation: row.author_association }),
   };
 }

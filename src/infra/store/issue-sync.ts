@@ -4,17 +4,19 @@
  */
 import type { Kysely } from 'kysely';
 import type { Issue, SyncCursor } from '../../domain/entities.js';
-import { INITIAL_CURSOR } from '../../domain/entities.js';
 import type { IssueSyncStore, JobRequest, PollOutcome, SaveResult } from '../../domain/ports.js';
-import { enqueueJobs, upsertIssues } from './issue-writes.js';
+import { storeIssues } from './issue-writes.js';
 import type { Schema } from './schema.js';
 import { StatementCache } from './statement-cache.js';
+import { readCursor, recordPollOutcome, writeCursor } from './sync-cursors.js';
 
 const TOPIC = 'issues';
 
 export interface IssueSyncOptions {
   /** Attempts a new queue job gets (ai.maxAttempts). */
   readonly maxAttempts: number;
+  /** github.issues.reanalyze: an edit of an answered issue's title or body queues a `revise` job. Default false. */
+  readonly reanalyze?: boolean;
   readonly now?: () => Date;
 }
 
@@ -30,43 +32,24 @@ export class SqlIssueSyncStore implements IssueSyncStore {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async cursor(repositoryId: number): Promise<SyncCursor> {
-    const row = await this.db
-      .selectFrom('sync_cursors')
-      .select(['since', 'page', 'etag'])
-      .where('repository_id', '=', repositoryId)
-      .where('topic', '=', TOPIC)
-      .executeTakeFirst();
-    return row ? { since: row.since, page: row.page, etag: row.etag } : INITIAL_CURSOR;
+  cursor(repositoryId: number): Promise<SyncCursor> {
+    return readCursor(this.db, repositoryId, TOPIC);
   }
 
   async save(repositoryId: number, issues: readonly Issue[], next: SyncCursor, jobs: readonly JobRequest[]): Promise<SaveResult> {
     const now = this.#now().toISOString();
     return this.db.transaction().execute(async (trx) => {
       const placed = issues.map((issue) => ({ repositoryId, issue }));
-      const { changed: changedIds } = await upsertIssues(trx, this.#statements, placed, now);
-      const cursorRow = { repository_id: repositoryId, topic: TOPIC, since: next.since, page: next.page, etag: next.etag, updated_at: now };
-      const moved = { since: next.since, page: next.page, etag: next.etag, updated_at: now };
-      await this.#statements.execute(
-        trx,
-        'cursor-upsert',
-        () => trx.insertInto('sync_cursors').values(cursorRow).onConflict((oc) => oc.columns(['repository_id', 'topic']).doUpdateSet(moved)),
-        [...Object.values(cursorRow), ...Object.values(moved)],
-      );
-      const wanted = jobs.filter((job) => changedIds.has(job.issueGithubId)).map((job) => ({ ...job, repositoryId }));
-      const enqueued = await enqueueJobs(trx, this.#statements, wanted, { maxAttempts: this.options.maxAttempts, now });
-      return { changed: changedIds.size, enqueued };
+      // The cursor first: on SQLite the transaction must write before it reads (see storeIssues).
+      await writeCursor(trx, this.#statements, repositoryId, TOPIC, next, now);
+      const options = { maxAttempts: this.options.maxAttempts, now, reanalyze: this.options.reanalyze ?? false };
+      const { changed, enqueued } = await storeIssues(trx, this.#statements, placed, jobs.map((job) => ({ ...job, repositoryId })), options);
+      return { changed: changed.size, enqueued };
     });
   }
 
-  async recordPoll(repositoryId: number, outcome: PollOutcome): Promise<void> {
-    const now = this.#now().toISOString();
-    const values = outcome.ok ? { last_polled_at: now, last_error: null } : { last_error: outcome.error, last_error_at: now };
-    await this.db
-      .insertInto('sync_cursors')
-      .values({ repository_id: repositoryId, topic: TOPIC, page: 1, updated_at: now, ...values })
-      .onConflict((oc) => oc.columns(['repository_id', 'topic']).doUpdateSet(values))
-      .execute();
+  recordPoll(repositoryId: number, outcome: PollOutcome): Promise<void> {
+    return recordPollOutcome(this.db, repositoryId, TOPIC, outcome, this.#now().toISOString());
   }
 
   async markFirstSync(repositoryId: number): Promise<{ at: string; first: boolean }> {

@@ -5,11 +5,22 @@
  * which offers these as methods of SqlJobQueue.
  */
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { REVISE_JOB } from '../../domain/eligibility.js';
 import type { JobOutcome } from '../../domain/ports.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
 
-/** Outcomes after which an issue is never dispatched again. */
+/**
+ * Outcomes after which a job's subject is never dispatched again for that type:
+ * an issue answered is never answered again, a mention replied to never again.
+ */
 export const HANDLED_OUTCOMES: readonly JobOutcome[] = ['answered', 'already-answered'];
+
+/**
+ * Job types no outcome settles for good: an answer is revised again at every
+ * later edit (ai.maxRevisionsPerIssue bounds how often), whatever the last
+ * revision's outcome (revised, current, skipped).
+ */
+export const REPEATABLE_TYPES: readonly string[] = [REVISE_JOB];
 
 /**
  * Done outcomes `jobs retry` takes: the issue was not answered. `backlog` is
@@ -24,6 +35,8 @@ export const NO_CLAIM = { locked_until: null, locked_by: null, owner_instance: n
 export interface QueueJobRecord {
   readonly id: number;
   readonly type: string;
+  /** The comment (GitHub id) the job is about, a follow-up's mention; 0: the issue itself. */
+  readonly subjectId: number;
   readonly repository: string;
   readonly issueNumber: number | null;
   readonly issueTitle: string | null;
@@ -70,8 +83,9 @@ export async function countJobs(db: Kysely<Schema>): Promise<Array<{ repositoryI
 
 /**
  * A dead, waiting or unanswered done job (dry-run, not-eligible) gets a fresh
- * set of attempts. Returns false when there is no such job, or when its issue
- * has another live job or was answered since.
+ * set of attempts, keeping its type and subject (a revise stays a revise).
+ * Returns false when there is no such job, or when its issue (its comment, for
+ * a follow-up) has another live job of the type or was answered since.
  */
 export async function retryJob(db: Kysely<Schema>, id: number, now: string): Promise<boolean> {
   const result = await db
@@ -86,9 +100,9 @@ export async function retryJob(db: Kysely<Schema>, id: number, now: string): Pro
 
 /**
  * Every dead or done job matching the filter (filters combine) gets a fresh
- * set of attempts; returns their ids. Only an issue's latest job is taken, and
- * never one of an issue that has a live job or was answered: answered issues
- * are never answered twice.
+ * set of attempts; returns their ids. Only the latest job of an issue, type
+ * and subject is taken, and never one that has a live sibling or whose subject
+ * was answered: answered issues (and mentions) are never answered twice.
  */
 export async function retryMatchingJobs(
   db: Kysely<Schema>,
@@ -109,7 +123,8 @@ export async function retryMatchingJobs(
           .selectFrom('jobs as latest')
           .select((latest) => latest.fn.max('latest.id').as('id'))
           .whereRef('latest.issue_github_id', '=', 'jobs.issue_github_id')
-          .whereRef('latest.type', '=', 'jobs.type'),
+          .whereRef('latest.type', '=', 'jobs.type')
+          .whereRef('latest.subject_id', '=', 'jobs.subject_id'),
       ),
     );
   if (filter.outcome) query = query.where('outcome', '=', filter.outcome);
@@ -130,18 +145,23 @@ function records(db: Kysely<Schema>) {
     ]);
 }
 
-/** Another job of the same issue and type that is live, or that answered it. */
+/** Another job of the same issue, type and subject that is live, or that handled it for good (not for a repeatable type). */
 function liveOrHandledSibling(eb: ExpressionBuilder<Schema, 'jobs'>) {
   return eb
     .selectFrom('jobs as sibling')
     .select('sibling.id')
     .whereRef('sibling.issue_github_id', '=', 'jobs.issue_github_id')
     .whereRef('sibling.type', '=', 'jobs.type')
+    .whereRef('sibling.subject_id', '=', 'jobs.subject_id')
     .whereRef('sibling.id', '!=', 'jobs.id')
     .where((sibling) =>
       sibling.or([
         sibling('sibling.state', 'in', ['pending', 'running']),
-        sibling.and([sibling('sibling.state', '=', 'done'), sibling('sibling.outcome', 'in', HANDLED_OUTCOMES)]),
+        sibling.and([
+          sibling('sibling.state', '=', 'done'),
+          sibling('sibling.outcome', 'in', HANDLED_OUTCOMES),
+          sibling('sibling.type', 'not in', REPEATABLE_TYPES),
+        ]),
       ]),
     );
 }
@@ -160,6 +180,7 @@ function toRecord(row: Selectable<JobsTable> & { repository: string; issue_numbe
   return {
     id: row.id,
     type: row.type,
+    subjectId: Number(row.subject_id),
     repository: row.repository,
     issueNumber: row.issue_number,
     issueTitle: row.issue_title,

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { DispatchQueue, JobOutcome, QueueJob } from '../../domain/ports.js';
+import { REVISE_JOB } from '../../domain/eligibility.js';
+import type { DispatchQueue, JobOutcome, QueueJob, RevisionLog } from '../../domain/ports.js';
 import { isPostgres } from './engine.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
 import type { JobsTable, QueueJobState, Schema } from './schema.js';
@@ -26,7 +27,7 @@ export interface QueueOptions {
   readonly isAlive?: (pid: number) => boolean;
 }
 
-export class SqlJobQueue implements DispatchQueue {
+export class SqlJobQueue implements DispatchQueue, RevisionLog {
   readonly #now: () => Date;
   readonly #retryDelayMs: number;
   readonly #maxRetryDelayMs: number;
@@ -200,6 +201,22 @@ export class SqlJobQueue implements DispatchQueue {
       .where('owner_host', '=', self.host)
       .where('owner_instance', 'in', dead.map((o) => o.owner_instance as string))
       .execute();
+  }
+
+  /** Finish times of the issue's `revise` jobs that ended `revised` at or after `since`, oldest first (ai.maxRevisionsPerIssue). */
+  async revisionsSince(issueGithubId: number, since: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('finished_at')
+      .where('issue_github_id', '=', issueGithubId)
+      .where('type', '=', REVISE_JOB)
+      .where('state', '=', 'done')
+      .where('outcome', '=', 'revised')
+      .where('finished_at', '>=', since)
+      .orderBy('finished_at')
+      .orderBy('id')
+      .execute();
+    return rows.flatMap((row) => (row.finished_at === null ? [] : [row.finished_at]));
   }
 
   // What an operator asks (`jobs`, `status`): the queries are in queue-operator.ts.

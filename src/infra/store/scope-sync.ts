@@ -8,13 +8,15 @@ import type { SyncCursor } from '../../domain/entities.js';
 import { INITIAL_CURSOR } from '../../domain/entities.js';
 import type { ScopedIssueRecord, ScopeSyncStore } from '../../domain/fleet/ports.js';
 import type { JobRequest, PollOutcome } from '../../domain/ports.js';
-import { enqueueJobs, upsertIssues } from './issue-writes.js';
+import { storeIssues } from './issue-writes.js';
 import type { Schema } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 
 export interface ScopeSyncOptions {
   /** Attempts a new queue job gets (ai.maxAttempts). */
   readonly maxAttempts: number;
+  /** github.issues.reanalyze: an edit of an answered issue's title or body queues a `revise` job. Default false. */
+  readonly reanalyze?: boolean;
   readonly now?: () => Date;
 }
 
@@ -42,15 +44,15 @@ export class SqlScopeSyncStore implements ScopeSyncStore {
   ): Promise<{ readonly changed: number; readonly enqueued: number; readonly changedRepositories: readonly number[] }> {
     const now = this.#now().toISOString();
     return this.db.transaction().execute(async (trx) => {
-      const { changed, repositories } = await upsertIssues(trx, this.#statements, issues, now);
+      // The cursor first: on SQLite the transaction must write before it reads (see storeIssues).
       const moved = { since: next.since, page: next.page, etag: next.etag, updated_at: now };
       await trx
         .insertInto('scope_cursors')
         .values({ scope, ...moved })
         .onConflict((oc) => oc.column('scope').doUpdateSet(moved))
         .execute();
-      const wanted = jobs.filter((job) => changed.has(job.issueGithubId));
-      const enqueued = await enqueueJobs(trx, this.#statements, wanted, { maxAttempts: this.options.maxAttempts, now });
+      const options = { maxAttempts: this.options.maxAttempts, now, reanalyze: this.options.reanalyze ?? false };
+      const { changed, repositories, enqueued } = await storeIssues(trx, this.#statements, issues, jobs, options);
       return { changed: changed.size, enqueued, changedRepositories: [...repositories].sort((a, b) => a - b) };
     });
   }

@@ -90,6 +90,8 @@ export interface BacklogStatus {
 
 export interface LatestComment {
   readonly jobId: number;
+  /** The job that posted it: `answer`, or `follow-up` (a reply to a mention). */
+  readonly type: string;
   /** `owner/name`. */
   readonly repository: string;
   readonly issueNumber: number | null;
@@ -192,6 +194,7 @@ export class StatusReader {
       .leftJoin('issues', 'issues.github_id', 'jobs.issue_github_id')
       .select([
         'jobs.id as job_id',
+        'jobs.type',
         'jobs.comment_url',
         'jobs.finished_at',
         'repositories.owner',
@@ -208,12 +211,29 @@ export class StatusReader {
       .execute();
     return rows.map((row) => ({
       jobId: row.job_id,
+      type: row.type,
       repository: key(row),
       issueNumber: row.issue_number,
       issueTitle: row.issue_title,
       commentUrl: row.comment_url ?? '',
       finishedAt: row.finished_at,
     }));
+  }
+
+  /** Queue jobs by type (answer, revise, follow-up) and state, all repositories together; types in name order. */
+  async queueByType(): Promise<Record<string, QueueTotals>> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['type', 'state', (eb) => eb.fn.countAll().as('count')])
+      .groupBy(['type', 'state'])
+      .orderBy('type')
+      .execute();
+    const byType: Record<string, QueueTotals> = {};
+    for (const row of rows) {
+      const totals = (byType[row.type] ??= emptyTotals());
+      if (row.state in totals) totals[row.state] += Number(row.count);
+    }
+    return byType;
   }
 
   /** Queue jobs by state, all repositories together. */
