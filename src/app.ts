@@ -23,6 +23,7 @@ import {
   openDatabase,
   SchemaMigrator,
   SqlBacklogStore,
+  SqlCommentSyncStore,
   SqlIssueCatalog,
   SqlInstanceRegistry,
   SqlIssueSyncStore,
@@ -177,6 +178,7 @@ export class App {
       requiredLabel: config.github.issues.requiredLabel,
       onPatternGaveUp: (gaveUp) => log.warn({ rule: gaveUp.rule, field: gaveUp.field }, `rules[${gaveUp.rule}].when.${gaveUp.field}: ${gaveUp.reason}; counted as not matching`),
     });
+    const catalog = new SqlIssueCatalog(db);
     const issueSync = new SqlIssueSyncStore(db, { maxAttempts: config.ai.maxAttempts, reanalyze: config.github.issues.reanalyze });
     // The poller rings when it queues jobs: they are answered now, not at the dispatcher's next interval.
     const jobsQueued = new Doorbell();
@@ -214,9 +216,19 @@ export class App {
         ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
         onEnqueued: () => jobsQueued.ring(),
       },
+      commentPoller: {
+        github,
+        store: new SqlCommentSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
+        firstSync: issueSync,
+        issueIdOf: (repositoryId, number) => catalog.idOf(repositoryId, number),
+        mention: { handle: config.ai.mention, allowed: config.ai.mentionFrom },
+        interval: config.github.issues.parseInterval,
+        log,
+        onEnqueued: () => jobsQueued.ring(),
+      },
       dispatcher: {
         queue,
-        catalog: new SqlIssueCatalog(db),
+        catalog,
         github,
         executor: executors.get(DEFAULT_EXECUTOR),
         executors: (name) => executors.get(name),

@@ -8,6 +8,7 @@ import { discovery, type DiscoveryDeps } from '../domain/tasks/global/discovery.
 import { dispatcher, type DispatcherDeps } from '../domain/tasks/global/dispatcher.js';
 import { scopeStream, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
 import { sweeper, type SweeperDeps } from '../domain/tasks/global/sweeper.js';
+import { commentPoller, type CommentPollerDeps } from '../domain/tasks/repository/comment-poller.js';
 import { issuePoller, type IssuePollerDeps } from '../domain/tasks/repository/issue-poller.js';
 import { backlogReconciler, type BacklogReconcilerDeps } from '../domain/tasks/setup/backlog-reconciler.js';
 import { repositoryValidator, type RepositoryValidatorDeps } from '../domain/tasks/setup/repository-validator.js';
@@ -17,6 +18,8 @@ export interface TaskDependencies {
   readonly repositoryValidator: RepositoryValidatorDeps;
   readonly backlogReconciler: BacklogReconcilerDeps;
   readonly issuePoller: IssuePollerDeps;
+  /** Follow-ups by mention; absent, comments are not polled. */
+  readonly commentPoller?: CommentPollerDeps;
   readonly dispatcher: DispatcherDeps;
   /** The fleet's detectors (src/composition/fleet.ts): discovery and streams only with github.organizations. */
   readonly fleet: {
@@ -33,6 +36,7 @@ export function registry(deps: TaskDependencies): RegistryEntry[] {
     setupPerRepository(repositoryValidator(deps.repositoryValidator)),
     setupPerRepository(backlogReconciler(deps.backlogReconciler)),
     workPerRepository(issuePoller(deps.issuePoller)),
+    ...(deps.commentPoller ? [workPerRepository(commentPoller(deps.commentPoller))] : []),
     ...(deps.fleet.discovery ? [workGlobal(whileHeld(discovery(deps.fleet.discovery), DISCOVERY_UNIT, deps.fleet.holds))] : []),
     ...(deps.fleet.streams?.organizations ?? []).map((org) => workGlobal(whileHeld(scopeStream(deps.fleet.streams!.deps, org), streamUnit(org), deps.fleet.holds))),
     workGlobal(sweeper(deps.fleet.sweeper)),

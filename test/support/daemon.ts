@@ -30,8 +30,10 @@ export interface DaemonConfig {
 }
 
 /** Writes config.yml in `dir` for the simulator, merged with `extra` (one level deep per section). */
-export function daemonConfig(dir: string, sim: Simulator, repositories: string[], extra: Record<string, Record<string, unknown>> = {}): DaemonConfig {
+export function daemonConfig(dir: string, sim: Simulator, repositories: string[], given: Record<string, Record<string, unknown> | readonly unknown[]> = {}): DaemonConfig {
   const database = join(dir, 'autosolve.db');
+  // Sections are merged one level deep; a list (rules:) is taken as it is.
+  const extra = given as Record<string, Record<string, unknown>>;
   const config = {
     log: { debug: false, ...extra.log },
     database: { sqlitePath: database },

@@ -21,6 +21,17 @@ export class SqlIssueCatalog implements IssueCatalog {
       issue: issueOfRow(row),
     };
   }
+
+  /** The GitHub id of the issue (or pull request) stored with this number in the repository; undefined when there is none. */
+  async idOf(repositoryId: number, number: number): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('issues')
+      .select('github_id')
+      .where('repository_id', '=', repositoryId)
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.github_id);
+  }
 }
 
 /** A stored issue row as the domain's Issue (labels are stored as JSON). */
