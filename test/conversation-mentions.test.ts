@@ -102,3 +102,38 @@ describe('conversation: follow-ups by mention', () => {
     assert.equal(replies(2).length, 1);
   });
 });
+
+describe('conversation: mentions in a fleet streamed by organisation', () => {
+  let dir: { path: string; cleanup: () => void };
+  let sim: Simulator | undefined;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await sim?.close();
+    sim = undefined;
+    dir.cleanup();
+  });
+
+  it('finds a mention in a repository the organisation stream watches, with one comment listing of that repository only', async () => {
+    sim = await simulator([
+      { owner: 'acme', name: 'api', issues: [{ title: 'Crash on start', body: 'It crashes.', labels: LABELLED }] },
+      { owner: 'acme', name: 'web' },
+    ]);
+    const config = daemonConfig(dir.path, sim, [], { github: { organizations: ['acme'], issues: { requiredLabel: 'autosolve' } } });
+    const once = async () => {
+      const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      return result;
+    };
+    assert.match((await once()).stdout, /streamed: 2/);
+    assert.equal(sim.comments('acme', 'api', 1).length, 1, 'the first answer');
+    sim.clearRequests();
+    const question = sim.addComment('acme', 'api', 1, { body: '@autosolve and on Windows?', user: 'maintainer', authorAssociation: 'MEMBER' });
+    await once();
+    const replies = sim.comments('acme', 'api', 1).filter((c) => readMarker(c.body)?.kind === 'reply');
+    assert.deepEqual(replies.map((c) => readMarker(c.body)), [{ kind: 'reply', to: question.id }]);
+    const listings = sim.requests.filter((r) => r.method === 'GET' && /^\/repos\/acme\/[^/]+\/issues\/comments$/.test(r.path)).map((r) => r.path);
+    assert.deepEqual(listings, ['/repos/acme/api/issues/comments'], 'only the repository whose issue changed was listed');
+  });
+});

@@ -27,6 +27,7 @@ import type { Log } from '../domain/ports.js';
 import { firstDiscovery, type DiscoveryDeps, type GlobalSetupStep } from '../domain/tasks/global/discovery.js';
 import type { RepositorySetupSpec } from '../domain/spec.js';
 import { STREAM_LAG_MS, type ScopeStreamDeps } from '../domain/tasks/global/scope-stream.js';
+import { COMMENT_POLLER } from '../domain/tasks/repository/comment-poller.js';
 import type { GitHubClient } from '../infra/github/index.js';
 import { FLEET_CAPACITY_STATE_KEY, type SqlFleetStore, type SqlScopeSyncStore, type SqlStateStore, type StoredCapacity } from '../infra/store/index.js';
 import type { WorkJob } from '../schedule/planner.js';
@@ -144,6 +145,8 @@ export class FleetWiring {
       onEnqueued: this.#deps.onEnqueued,
       ...(onPoll ? { onPoll: (organization: string, outcome: 'changed' | 'not_modified' | 'error') => onPoll(`${organization.toLowerCase()}/*`, outcome) } : {}),
       onAvailability: (organization, available, cause) => this.#streamAvailable(organization, available, cause),
+      // Streamed members are walked only when nudged: their comments are read when their issues changed.
+      onRepositoryChanged: (repositoryId) => this.#walks?.runner.nudge(repositoryId, COMMENT_POLLER),
       // Two reads of the stream give GitHub's listing time to show a write; never more than the default.
       lagMs: Math.min(STREAM_LAG_MS, 2 * config.github.issues.parseInterval),
     };

@@ -42,6 +42,12 @@ export interface ScopeStreamDeps {
    * organisation's issues), true after a pass that read it. Default: none.
    */
   readonly onAvailability?: (organization: string, available: boolean, cause?: unknown) => void;
+  /**
+   * Told, after each page saved, of each repository whose issues it changed: a
+   * comment moves its issue's updated_at, so the repository's comments may
+   * hold a mention (the stream stores issues, not comments). Default: none.
+   */
+  readonly onRepositoryChanged?: (repositoryId: number) => void;
   /** How far behind a caught-up pass's start the stream counts as complete. Default STREAM_LAG_MS. */
   readonly lagMs?: number;
   /** Default: Date.now. */
@@ -120,6 +126,7 @@ async function stream(deps: ScopeStreamDeps, scope: IssueScope & { kind: 'organi
     for (const repositoryId of saved.changedRepositories) {
       const newest = page.newest.get(repositoryId);
       if (newest !== undefined) deps.fleet.changed(repositoryId, newest);
+      deps.onRepositoryChanged?.(repositoryId);
     }
     if (saved.enqueued > 0) deps.onEnqueued?.();
     // Everything updated before the saved `since` has been read (a run at that instant may not be yet).

@@ -31,6 +31,9 @@ import { BacklogWalk, WalkStalledError, type WalkLimits } from './backlog-walk.j
 
 export type CommentPollResult = 'changed' | 'not_modified' | 'held';
 
+/** The worker's resource: the fleet nudges it alone when a stream saw a repository's issues change. */
+export const COMMENT_POLLER = 'comment-poller';
+
 /** Default `holdMs`: an issue poller that has not stored a new issue after an hour is not coming. */
 export const DEFAULT_HOLD_MS = 60 * 60_000;
 
@@ -71,7 +74,7 @@ export interface CommentPollerDeps {
 
 export function commentPoller(deps: CommentPollerDeps): RepositoryWorkerSpec {
   return {
-    resource: 'comment-poller',
+    resource: COMMENT_POLLER,
     interval: deps.interval,
     async work(signal, partition) {
       const repository = fullName(partition);
