@@ -94,6 +94,18 @@ describe('conversation: follow-ups by mention', () => {
     assert.doesNotMatch(replies(1)[0]?.body ?? '', /(^|[^\u200b])@autosolve/, 'our mentions are neutralised');
   });
 
+  it('shows a failing comment poll in status, naming it', async () => {
+    const { config } = await answered();
+    sim!.injectFault({ kind: 'status', status: 403, body: { message: 'Resource not accessible by personal access token' }, match: { path: '/repos/acme/api/issues/comments' }, times: 10 });
+    await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    const status = await runCli(['status', '--json', '--config', config.file], { cwd: dir.path });
+    assert.equal(status.code, 0, status.stderr);
+    const [repository] = (JSON.parse(status.stdout) as { repositories: Array<{ repository: string; lastError: string | null }> }).repositories;
+    assert.match(repository?.lastError ?? '', /^comments: .*comments of acme\/api/);
+    const text = await runCli(['status', '--config', config.file], { cwd: dir.path });
+    assert.match(text.stdout, /comments: /);
+  });
+
   it('replies on a pull request only when mentioned', async () => {
     const { config } = await answered();
     assert.equal(sim!.comments('acme', 'api', 2).length, 0, 'no answer on a pull request');

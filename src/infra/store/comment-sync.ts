@@ -11,7 +11,8 @@ import type { Schema } from './schema.js';
 import { StatementCache } from './statement-cache.js';
 import { readCursor, recordPollOutcome, writeCursor } from './sync-cursors.js';
 
-const TOPIC = 'comments';
+export const COMMENTS_TOPIC = 'comments';
+const TOPIC = COMMENTS_TOPIC;
 
 export interface CommentSyncOptions {
   /** Attempts a new queue job gets (ai.maxAttempts). */

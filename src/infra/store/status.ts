@@ -9,6 +9,7 @@ import { backlogCutoff, describeBacklogPolicy, unansweredDecision, type BacklogP
 import type { RepositoryRef, SyncCursor } from '../../domain/entities.js';
 import type { DetectionPath, MemberSource } from '../../domain/fleet/types.js';
 import { SqlBacklogStore } from './backlog.js';
+import { COMMENTS_TOPIC } from './comment-sync.js';
 import { ageSeconds, readDetection, readFleetStatus, type DetectionStatus, type FleetStatus } from './fleet-status.js';
 import { SqlJobQueue } from './queue.js';
 import { SqlStateStore } from './repositories.js';
@@ -150,8 +151,9 @@ export class StatusReader {
           validatedAt: row.validated_at,
           lastPolledAt: row.last_polled_at,
           lastPollAgeSeconds: ageSeconds(row.last_polled_at, now),
-          lastError: row.last_error,
-          lastErrorAt: row.last_error_at,
+          // The issue poll's failure first; else the comment poll's, said as such.
+          lastError: row.last_error ?? (row.comments_last_error === null ? null : `comments: ${row.comments_last_error}`),
+          lastErrorAt: row.last_error === null ? row.comments_last_error_at : row.last_error_at,
           setupError: setupErrorOf.get(sameKey(row)) ?? null,
           cursor: row.page === null ? null : { since: row.since, page: row.page, etag: row.etag },
           issues: issuesOf.get(row.id) ?? { stored: 0, open: 0 },
@@ -254,6 +256,10 @@ export class StatusReader {
       .leftJoin('sync_cursors', (join) =>
         join.onRef('sync_cursors.repository_id', '=', 'repositories.id').on('sync_cursors.topic', '=', TOPIC),
       )
+      // The comment poller's own cursor row: its failure shows where the issue poll's would.
+      .leftJoin('sync_cursors as comments', (join) =>
+        join.onRef('comments.repository_id', '=', 'repositories.id').on('comments.topic', '=', COMMENTS_TOPIC),
+      )
       .select([
         'repositories.id',
         'repositories.owner',
@@ -270,6 +276,8 @@ export class StatusReader {
         'sync_cursors.last_polled_at',
         'sync_cursors.last_error',
         'sync_cursors.last_error_at',
+        'comments.last_error as comments_last_error',
+        'comments.last_error_at as comments_last_error_at',
       ])
       .where((eb) => eb.or([eb('repositories.source', '=', 'configured'), eb('repositories.dropped_at', 'is', null)]))
       .orderBy('repositories.owner')
