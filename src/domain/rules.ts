@@ -69,7 +69,7 @@ export interface PatternGaveUp {
 export interface RouterOptions {
   /** github.issues.requiredLabel: gates opened and edited (case-insensitive). Default: none. */
   readonly requiredLabel?: string | undefined;
-  /** How long one pattern may run on one text. Default PATTERN_TIMEOUT_MS (50 ms). */
+  /** How long one pattern may run on one text. Default PATTERN_TIMEOUT_MS (1 s). */
   readonly patternTimeoutMs?: number;
   /** Told of every pattern that gave up (it counted as not matching). Default: nobody. */
   readonly onPatternGaveUp?: (event: PatternGaveUp) => void;
