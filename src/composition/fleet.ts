@@ -145,8 +145,12 @@ export class FleetWiring {
       onEnqueued: this.#deps.onEnqueued,
       ...(onPoll ? { onPoll: (organization: string, outcome: 'changed' | 'not_modified' | 'error') => onPoll(`${organization.toLowerCase()}/*`, outcome) } : {}),
       onAvailability: (organization, available, cause) => this.#streamAvailable(organization, available, cause),
-      // Streamed members are walked only when nudged: their comments are read when their issues changed.
-      onRepositoryChanged: (repositoryId) => this.#walks?.runner.nudge(repositoryId, COMMENT_POLLER),
+      // Streamed members are walked only when nudged: their comments are read when their issues changed
+      // since they joined (history from before holds no mention that is answered: a fleet's first sync costs none).
+      onRepositoryChanged: (repositoryId, newest) => {
+        const joined = this.fleet.byRepositoryId(repositoryId)?.firstSyncedAt;
+        if (joined != null && Date.parse(newest) >= Date.parse(joined)) this.#walks?.runner.nudge(repositoryId, COMMENT_POLLER);
+      },
       // Two reads of the stream give GitHub's listing time to show a write; never more than the default.
       lagMs: Math.min(STREAM_LAG_MS, 2 * config.github.issues.parseInterval),
     };

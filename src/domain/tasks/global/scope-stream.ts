@@ -43,11 +43,12 @@ export interface ScopeStreamDeps {
    */
   readonly onAvailability?: (organization: string, available: boolean, cause?: unknown) => void;
   /**
-   * Told, after each page saved, of each repository whose issues it changed: a
-   * comment moves its issue's updated_at, so the repository's comments may
-   * hold a mention (the stream stores issues, not comments). Default: none.
+   * Told, after each page saved, of each repository whose issues it changed,
+   * with the newest `updated_at` among them: a comment moves its issue's
+   * updated_at, so the repository's comments may hold a mention (the stream
+   * stores issues, not comments). Default: none.
    */
-  readonly onRepositoryChanged?: (repositoryId: number) => void;
+  readonly onRepositoryChanged?: (repositoryId: number, newestUpdatedAt: string) => void;
   /** How far behind a caught-up pass's start the stream counts as complete. Default STREAM_LAG_MS. */
   readonly lagMs?: number;
   /** Default: Date.now. */
@@ -125,8 +126,9 @@ async function stream(deps: ScopeStreamDeps, scope: IssueScope & { kind: 'organi
     counts.enqueued += saved.enqueued;
     for (const repositoryId of saved.changedRepositories) {
       const newest = page.newest.get(repositoryId);
-      if (newest !== undefined) deps.fleet.changed(repositoryId, newest);
-      deps.onRepositoryChanged?.(repositoryId);
+      if (newest === undefined) continue;
+      deps.fleet.changed(repositoryId, newest);
+      deps.onRepositoryChanged?.(repositoryId, newest);
     }
     if (saved.enqueued > 0) deps.onEnqueued?.();
     // Everything updated before the saved `since` has been read (a run at that instant may not be yet).
