@@ -216,7 +216,8 @@ export class App {
         ...(hooks.onPoll ? { onPoll: hooks.onPoll } : {}),
         onEnqueued: () => jobsQueued.ring(),
       },
-      commentPoller: {
+      // Nobody may ask (ai.mentionFrom: []): follow-ups are off, and comments are not polled.
+      commentPoller: config.ai.mentionFrom.length === 0 ? undefined : {
         github,
         store: new SqlCommentSyncStore(db, { maxAttempts: config.ai.maxAttempts }),
         firstSync: issueSync,

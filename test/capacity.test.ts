@@ -42,6 +42,18 @@ void describe('capacity projection', () => {
     assert.equal(fast.paths.walk.intervalMs, Math.ceil((1000 / 480) * 60_000));
   });
 
+  void it('counts the comment listing of each walk when follow-ups are on: half the walks fit, twice the idle requests', () => {
+    const one = projectCapacity(input({ members: { walk: 1000, stream: 0, sweep: 0 } }));
+    const two = projectCapacity(input({ members: { walk: 1000, stream: 0, sweep: 0 }, requestsPerWalk: 2 }));
+    assert.equal(two.walkFits, 80);
+    assert.equal(two.paths.walk.boundBy, 'cpu-time');
+    assert.equal(two.paths.walk.intervalMs, Math.ceil((2000 / 160) * 60_000));
+    const small = projectCapacity(input({ members: { walk: 3, stream: 0, sweep: 0 }, requestsPerWalk: 2 }));
+    assert.equal(small.paths.walk.intervalMs, 60_000, 'a small fleet keeps its interval');
+    assert.equal(small.idlePerHour.restRequests, 360);
+    assert.ok(two.paths.walk.intervalMs > one.paths.walk.intervalMs);
+  });
+
   void it('honours minInterval as a bound', () => {
     const capacity = projectCapacity(input({ members: { walk: 120, stream: 0, sweep: 0 }, budget: { ...BUDGET, minIntervalMs: 1000 } }));
     assert.equal(capacity.paths.walk.boundBy, 'min-interval');

@@ -106,6 +106,16 @@ describe('conversation: follow-ups by mention', () => {
     assert.match(text.stdout, /comments: /);
   });
 
+  it('polls no comments when nobody may ask (ai.mentionFrom: [])', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Crash', body: 'It crashes.', labels: LABELLED }] }]);
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: { issues: { requiredLabel: 'autosolve' } }, ai: { mentionFrom: [] } });
+    await once(config.file);
+    sim.addComment('acme', 'api', 1, { body: '@autosolve and on Windows?', user: 'maintainer', authorAssociation: 'MEMBER' });
+    await once(config.file);
+    assert.equal(replies(1).length, 0);
+    assert.equal(sim.requests.filter((r) => r.path.endsWith('/issues/comments')).length, 0, 'no comment listing');
+  });
+
   it('replies on a pull request only when mentioned', async () => {
     const { config } = await answered();
     assert.equal(sim!.comments('acme', 'api', 2).length, 0, 'no answer on a pull request');

@@ -369,6 +369,8 @@ export class FleetWiring {
       sweepBatch: config.github.fleet.sweepBatch,
       discoveryPages: organizations + Math.floor(discovered / 100),
       discoveryIntervalMs: config.github.discoveryInterval,
+      // The comment listing beside the issues', unless nobody may ask for a follow-up.
+      requestsPerWalk: config.ai.mentionFrom.length > 0 ? 2 : 1,
       budget: {
         restPointsPerMinute: config.github.rateLimit.pointsPerMinute,
         graphqlPointsPerMinute: config.github.rateLimit.graphqlPointsPerMinute,

@@ -19,7 +19,7 @@ export interface TaskDependencies {
   readonly backlogReconciler: BacklogReconcilerDeps;
   readonly issuePoller: IssuePollerDeps;
   /** Follow-ups by mention; absent, comments are not polled. */
-  readonly commentPoller?: CommentPollerDeps;
+  readonly commentPoller?: CommentPollerDeps | undefined;
   readonly dispatcher: DispatcherDeps;
   /** The fleet's detectors (src/composition/fleet.ts): discovery and streams only with github.organizations. */
   readonly fleet: {

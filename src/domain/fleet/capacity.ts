@@ -37,6 +37,8 @@ export interface CapacityInput {
   readonly discoveryPages: number;
   readonly discoveryIntervalMs: number;
   readonly budget: CapacityBudget;
+  /** REST requests one walk makes when idle: the issue listing, and the comment listing when follow-ups are on. Default 1. */
+  readonly requestsPerWalk?: number;
   /** Average response times lately; before any is measured, 200 ms and 1 s. */
   readonly measured?: { readonly restMs?: number; readonly graphqlMs?: number };
 }
@@ -101,7 +103,8 @@ export function projectCapacity(input: CapacityInput): Capacity {
   // REST CPU: what GraphQL does not use of the detection share.
   const restCpuMs = Math.max(1, budget.cpuMsPerMinute * DETECTION_SHARE - reconcilePerMinute * graphqlMs - (sweepQueries * graphqlMs * MINUTE_MS) / input.parseIntervalMs);
 
-  const walk = stretch(input.parseIntervalMs, members.walk, [
+  const perWalk = Math.max(1, input.requestsPerWalk ?? 1);
+  const walk = stretch(input.parseIntervalMs, members.walk * perWalk, [
     ['rest-points', restForWalks],
     ['cpu-time', restCpuMs / restMs],
     ['min-interval', budget.minIntervalMs > 0 ? MINUTE_MS / budget.minIntervalMs : Number.POSITIVE_INFINITY],
@@ -111,7 +114,7 @@ export function projectCapacity(input: CapacityInput): Capacity {
     ['cpu-time', graphqlCpuLeft / graphqlMs],
     ['graphql-primary', primaryLeft / sweepQueryCost(batch)],
   ]);
-  const walkFits = Math.floor(Math.min(restForWalks, restCpuMs / restMs) * parseMinutes);
+  const walkFits = Math.floor((Math.min(restForWalks, restCpuMs / restMs) * parseMinutes) / perWalk);
 
   // A change is seen at the next look (p95 of a uniform phase), plus the requests that follow:
   // a stream page; a sweep then a walk; a walk.
@@ -132,7 +135,7 @@ export function projectCapacity(input: CapacityInput): Capacity {
   };
   const hours = (intervalMs: number): number => HOUR_MS / intervalMs;
   const streamRequests = input.streams * hours(input.parseIntervalMs);
-  const walkRequests = members.walk * hours(walk.intervalMs);
+  const walkRequests = members.walk * perWalk * hours(walk.intervalMs);
   const discovery = input.discoveryPages * hours(input.discoveryIntervalMs);
   return {
     paths,
