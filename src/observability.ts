@@ -57,6 +57,7 @@ export class Observability {
       schedulerObserver: this.metrics.schedulerObserver(),
       dispatchObserver: this.metrics.dispatchObserver(),
       onPoll: (repository, outcome) => this.metrics.pollFinished(repository, outcome),
+      onCommentPoll: (repository, outcome) => this.metrics.commentPollFinished(repository, outcome),
       onDispatcherPause: (pause) => this.metrics.dispatcherPaused(pause),
       onFleetProjection: (capacity) => this.metrics.fleetProjected(capacity),
     };
