@@ -66,6 +66,8 @@ export interface AppHooks {
   readonly dispatchObserver?: DispatchObserver;
   /** Each poll: a repository's walk (`owner/name`), or an organisation's issue stream (`org/*`). */
   readonly onPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'error') => void;
+  /** Each pass of a repository's comment poller (`owner/name`); `held` when a mention on an issue not stored yet held it back. */
+  readonly onCommentPoll?: (repository: string, outcome: 'changed' | 'not_modified' | 'held' | 'error') => void;
   /** Each new capacity projection of the fleet (metrics). */
   readonly onFleetProjection?: (capacity: Capacity) => void;
   /** The dispatcher paused (the daemon's failure, not a job's), or `null`: it resumed. */
@@ -225,6 +227,7 @@ export class App {
         mention: { handle: config.ai.mention, allowed: config.ai.mentionFrom },
         interval: config.github.issues.parseInterval,
         log,
+        ...(hooks.onCommentPoll ? { onPoll: hooks.onCommentPoll } : {}),
         onEnqueued: () => jobsQueued.ring(),
       },
       dispatcher: {

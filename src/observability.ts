@@ -15,16 +15,22 @@ import {
   type DaemonsStatus,
   type DetectionStatus,
   type FleetStatus,
+  type QueueJobRecord,
+  type QueueTotals,
   type RepositoryStatus,
   type Schema,
 } from './infra/store/index.js';
-import type { DashboardDaemons, DashboardFleet, DashboardSnapshot } from './infra/telemetry/dashboard.js';
+import { listJobs } from './infra/store/queue-operator.js';
+import type { DashboardDaemons, DashboardFleet, DashboardJobs, DashboardSnapshot } from './infra/telemetry/dashboard.js';
 import type { HealthState, RunningHttpServer } from './infra/telemetry/http-server.js';
 import type { DaemonMetrics } from './infra/telemetry/metrics.js';
 import type { AppHooks } from './app.js';
 
 /** At most this many rows in the dashboard's repositories table; a fleet of 10,000 would bury the page. */
 export const DASHBOARD_REPOSITORIES = 50;
+
+/** The latest queue jobs the dashboard lists. */
+export const DASHBOARD_JOBS = 10;
 
 export class Observability {
   #server: RunningHttpServer | undefined;
@@ -57,6 +63,7 @@ export class Observability {
       schedulerObserver: this.metrics.schedulerObserver(),
       dispatchObserver: this.metrics.dispatchObserver(),
       onPoll: (repository, outcome) => this.metrics.pollFinished(repository, outcome),
+      onCommentPoll: (repository, outcome) => this.metrics.commentPollFinished(repository, outcome),
       onDispatcherPause: (pause) => this.metrics.dispatcherPaused(pause),
       onFleetProjection: (capacity) => this.metrics.fleetProjected(capacity),
     };
@@ -82,7 +89,7 @@ export class Observability {
 
   async #snapshot(ready: boolean): Promise<DashboardSnapshot> {
     const now = new Date();
-    const [repositories, queue, rateLimit, comments, pause, fleet, detection, daemons] = await Promise.all([
+    const [repositories, queue, rateLimit, comments, pause, fleet, detection, daemons, byType, latestJobs] = await Promise.all([
       this.status.repositories(now, this.configured),
       this.status.queue(),
       this.status.rateLimit(),
@@ -91,6 +98,8 @@ export class Observability {
       this.status.fleet(now),
       this.status.detection(now),
       readDaemons(this.db, now, { staleAfterMs: INSTANCE_STALE_MS }),
+      this.status.queueByType(),
+      listJobs(this.db, { limit: DASHBOARD_JOBS }),
     ]);
     // The members: configured ones still configured, discovered ones (dropped ones are not listed).
     const members = repositories.filter((r) => r.configured || r.source === 'discovered');
@@ -112,8 +121,9 @@ export class Observability {
       fleet: dashboardFleet(fleet, detection),
       daemons: dashboardDaemons(daemons),
       queue,
+      jobs: dashboardJobs(byType, latestJobs),
       rateLimit: rateLimit ? { limit: rateLimit.limit, remaining: rateLimit.remaining, resetAt: rateLimit.resetAt } : null,
-      latestComments: comments.map((c) => ({ repository: c.repository, number: c.issueNumber ?? 0, title: c.issueTitle ?? '', url: c.commentUrl, postedAt: c.finishedAt ?? '' })),
+      latestComments: comments.map((c) => ({ repository: c.repository, number: c.issueNumber ?? 0, title: c.issueTitle ?? '', url: c.commentUrl, postedAt: c.finishedAt ?? '', type: c.type })),
     };
   }
 }
@@ -139,6 +149,25 @@ function dashboardFleet(fleet: FleetStatus, detection: DetectionStatus | null): 
       paths: { walk: path(detection.paths.walk), stream: path(detection.paths.stream), sweep: path(detection.paths.sweep) },
     },
     streams: scopes.map((scope) => ({ scope: scope.scope, lastPolledAt: scope.lastPolledAt, lastError: scope.lastError })),
+  };
+}
+
+/** What the jobs card shows: the queue by type, and the latest jobs with what each is about and how it ended. */
+function dashboardJobs(byType: Record<string, QueueTotals>, latest: readonly QueueJobRecord[]): DashboardJobs {
+  return {
+    byType: Object.fromEntries(Object.entries(byType).map(([type, totals]) => [type, { ...totals }])),
+    latest: latest.map((job) => ({
+      id: job.id,
+      repository: job.repository,
+      number: job.issueNumber,
+      title: job.issueTitle ?? '',
+      type: job.type,
+      subjectId: job.subjectId,
+      state: job.state,
+      outcome: job.outcome,
+      url: job.commentUrl,
+      at: job.finishedAt ?? job.updatedAt,
+    })),
   };
 }
 

@@ -11,7 +11,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { contentHash } from '../src/domain/content-hash.js';
 import { COMMENT_MARKER } from '../src/domain/entities.js';
+import { readMarker } from '../src/domain/marker.js';
 import type { Simulator } from '../src/simulator/index.js';
 import { runCli, tempDir, writeFile, type CliResult } from './support/cli.js';
 import { daemonConfig, simulator } from './support/daemon.js';
@@ -134,6 +136,7 @@ void describe('autosolve explain', () => {
     assert.equal(comments.length, 1);
     const body = comments[0]?.body ?? '';
     assert.ok(body.startsWith(COMMENT_MARKER), body);
+    assert.deepEqual(readMarker(body), { kind: 'answer', hash: contentHash({ title: 'Crash on save', body: 'It crashes.' }) }, 'the daemon can tell what it answered');
     assert.match(body, /Recorded answer for Crash on save \(leaked: \[secret removed\]\)/);
     assert.ok(!body.includes(REC_SECRET), 'an executor passEnv value was posted');
     assert.match(result.stdout, /posted: http/);

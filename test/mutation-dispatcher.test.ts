@@ -193,7 +193,7 @@ describe('the dispatcher pass, rule by rule', () => {
     assert.deepEqual(posted, jobs.map((j) => ({ repository: 'acme/api', number: j.number, url: j.comment_url })));
     assert.deepEqual(
       observer.events.filter(([kind]) => kind === 'jobSettled').map(([, info]) => info),
-      [1, 2].map((number) => ({ repository: 'acme/api', number, outcome: 'answered' })),
+      [1, 2].map((number) => ({ repository: 'acme/api', number, outcome: 'answered', type: 'answer' })),
     );
     const finished = observer.events.filter(([kind]) => kind === 'executorFinished').map(([, info]) => info as { repository: string; durationMs: number; ok: boolean });
     assert.deepEqual(finished.map((f) => [f.repository, f.ok]), [['acme/api', true], ['acme/api', true]]);
@@ -218,7 +218,7 @@ describe('the dispatcher pass, rule by rule', () => {
     assert.equal(posts(github), 0);
     const [job] = await jobsOf();
     assert.deepEqual([job?.state, job?.outcome], ['done', 'already-answered']);
-    assert.deepEqual(observer.events, [['jobSettled', { repository: 'acme/api', number: 1, outcome: 'already-answered' }]]);
+    assert.deepEqual(observer.events, [['jobSettled', { repository: 'acme/api', number: 1, outcome: 'already-answered', type: 'answer' }]]);
     assert.deepEqual(lines('info', /nothing posted/), [{ level: 'info', message: 'acme/api#1: already-answered, nothing posted', fields: { repository: 'acme/api', issue: 1, outcome: 'already-answered' } }]);
   });
 
@@ -259,7 +259,7 @@ describe('the dispatcher pass, rule by rule', () => {
     assert.deepEqual(model.inputs.map((i) => i.number), [2]);
     const jobs = await jobsOf();
     assert.deepEqual(jobs.map((j) => [j.number, j.state, j.outcome]), [[null, 'done', 'not-eligible'], [2, 'done', 'answered']]);
-    assert.deepEqual(observer.events.filter(([kind]) => kind === 'jobSettled')[0], ['jobSettled', { repository: '?', number: 0, outcome: 'not-eligible' }]);
+    assert.deepEqual(observer.events.filter(([kind]) => kind === 'jobSettled')[0], ['jobSettled', { repository: '?', number: 0, outcome: 'not-eligible', type: 'answer' }]);
     assert.deepEqual(lines('info', /nothing posted/), [{ level: 'info', message: '?#0: not-eligible, nothing posted', fields: { repository: '?', issue: 0, outcome: 'not-eligible' } }]);
   });
 

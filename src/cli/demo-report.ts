@@ -4,9 +4,9 @@
  * the summary printed at the end.
  */
 import type { App } from '../app.js';
-import { hasMarker } from '../domain/comment.js';
 import { fullName, type RepositoryRef } from '../domain/entities.js';
-import { describeBacklogPolicy, unansweredDecision, wantsAnswer } from '../domain/eligibility.js';
+import { ANSWER_JOB, describeBacklogPolicy, FOLLOW_UP_JOB, REVISE_JOB, unansweredDecision, wantsAnswer } from '../domain/eligibility.js';
+import { isAnswer, readMarker } from '../domain/marker.js';
 import { SqlBacklogStore, SqlIssueCatalog, StatusReader, type QueueJobRecord, type RepositoryStatus } from '../infra/store/index.js';
 import type { Simulator } from '../simulator/index.js';
 
@@ -62,21 +62,33 @@ export class ProgressLine {
 
 // ---------------------------------------------------------------- outcome
 
-/** `owner/name#number` → comments carrying the autosolve marker. */
-export type MarkerCounts = ReadonlyMap<string, number>;
+/** Our comments on one issue: answers (a revision edits one in place) and replies to mentions. */
+interface Ours {
+  readonly answers: number;
+  readonly replies: number;
+}
+
+/** `owner/name#number` → the autosolve comments on it. */
+export type MarkerCounts = ReadonlyMap<string, Ours>;
 
 function issueKey(repository: string, number: number): string {
   return `${repository}#${number}`;
 }
 
-/** Marker comments per issue as the simulator holds them now; taken before the run to tell new comments from old. */
+/** Our comments on one issue as the simulator holds them now. */
+function oursOn(sim: Simulator, repo: RepositoryRef, number: number): Ours {
+  const comments = sim.comments(repo.owner, repo.name, number);
+  return {
+    answers: comments.filter((c) => isAnswer(c.body)).length,
+    replies: comments.filter((c) => readMarker(c.body)?.kind === 'reply').length,
+  };
+}
+
+/** Autosolve comments per issue as the simulator holds them now; taken before the run to tell new comments from old. */
 export function markerCounts(sim: Simulator, repositories: readonly RepositoryRef[]): MarkerCounts {
-  const counts = new Map<string, number>();
+  const counts = new Map<string, Ours>();
   for (const repo of repositories) {
-    for (const issue of sim.issues(repo.owner, repo.name)) {
-      const marked = sim.comments(repo.owner, repo.name, issue.number).filter((c) => hasMarker(c.body)).length;
-      counts.set(issueKey(fullName(repo), issue.number), marked);
-    }
+    for (const issue of sim.issues(repo.owner, repo.name)) counts.set(issueKey(fullName(repo), issue.number), oursOn(sim, repo, issue.number));
   }
   return counts;
 }
@@ -87,13 +99,17 @@ export interface RepositoryOutcome {
   readonly synced: number;
   /** Open, labelled, not a pull request: the issues that ask for an answer. */
   readonly eligible: number;
-  /** Queue jobs that ended with a comment. */
+  /** Answer jobs that ended with a comment. */
   readonly answered: number;
-  /** Queue jobs skipped because an autosolve comment was already there. */
+  /** Revise jobs that edited an answer in place (the issue's title or body changed). Default 0. */
+  readonly revised?: number;
+  /** Follow-up jobs that replied to a mention. Default 0. */
+  readonly replies?: number;
+  /** Answer jobs skipped because an autosolve answer was already there. */
   readonly alreadyAnswered: number;
   /** Eligible issues left out by github.issues.backlog (older than the repository's first sync). */
   readonly backlog: number;
-  /** New marker comments on GitHub (the simulator), counted there, not in our database. */
+  /** New autosolve comments on GitHub (the simulator), answers and replies, counted there, not in our database. */
   readonly comments: number;
 }
 
@@ -135,36 +151,44 @@ export async function collectOutcome(
   for (const repo of repositories) {
     const name = fullName(repo);
     const repoJobs = jobs.filter((job) => job.repository === name);
+    const settled = (type: string, outcome: string) => repoJobs.filter((j) => j.type === type && j.outcome === outcome);
     const backlog = await backlogNumbers(app, statuses.find((s) => s.repository === name));
     let eligible = 0;
     let comments = 0;
     for (const issue of sim.issues(repo.owner, repo.name)) {
       const key = issueKey(name, issue.number);
-      const hadAnswer = (before.get(key) ?? 0) > 0;
-      const posted = sim.comments(repo.owner, repo.name, issue.number).filter((c) => hasMarker(c.body)).length - (before.get(key) ?? 0);
-      comments += posted;
+      const earlier = before.get(key) ?? { answers: 0, replies: 0 };
+      const now = oursOn(sim, repo, issue.number);
+      const posted = now.answers - earlier.answers;
+      const replied = now.replies - earlier.replies;
+      comments += posted + replied;
       const wanted = wantsAnswer({ state: issue.state, isPullRequest: issue.pullRequest, labels: issue.labels }, requiredLabel) && !backlog.has(issue.number);
       if (wanted) eligible += 1;
-      const job = repoJobs.find((j) => j.issueNumber === issue.number && j.outcome === 'answered');
+      const hadAnswer = earlier.answers > 0;
+      const job = settled(ANSWER_JOB, 'answered').find((j) => j.issueNumber === issue.number);
       if (wanted && !hadAnswer && (job === undefined || posted !== 1)) {
-        problems.push(`${key} "${issue.title}" was not answered (${describeJobs(repoJobs.filter((j) => j.issueNumber === issue.number))}; ${posted} comments posted)`);
+        problems.push(`${key} "${issue.title}" was not answered (${describeJobs(repoJobs.filter((j) => j.issueNumber === issue.number))}; ${posted} answers posted)`);
       } else if ((!wanted || hadAnswer) && posted > 0) {
-        problems.push(`${key} "${issue.title}" got ${posted} comments but should have been left alone`);
+        problems.push(`${key} "${issue.title}" got ${posted} answers but should have been left alone`);
       }
+      const mentionsReplied = settled(FOLLOW_UP_JOB, 'answered').filter((j) => j.issueNumber === issue.number).length;
+      if (replied !== mentionsReplied) problems.push(`${key} "${issue.title}" got ${replied} replies for ${mentionsReplied} mentions replied to`);
     }
-    answeredJobs.push(...repoJobs.filter((j) => j.outcome === 'answered').sort((a, b) => (a.issueNumber ?? 0) - (b.issueNumber ?? 0)));
+    answeredJobs.push(...settled(ANSWER_JOB, 'answered').sort((a, b) => (a.issueNumber ?? 0) - (b.issueNumber ?? 0)));
     rows.push({
       repository: name,
       synced: statuses.find((s) => s.repository === name)?.issues.stored ?? 0,
       eligible,
-      answered: repoJobs.filter((j) => j.outcome === 'answered').length,
-      alreadyAnswered: repoJobs.filter((j) => j.outcome === 'already-answered').length,
+      answered: settled(ANSWER_JOB, 'answered').length,
+      revised: settled(REVISE_JOB, 'revised').length,
+      replies: settled(FOLLOW_UP_JOB, 'answered').length,
+      alreadyAnswered: settled(ANSWER_JOB, 'already-answered').length,
       backlog: backlog.size,
       comments,
     });
   }
   const skipped = jobs
-    .filter((j) => j.outcome === 'already-answered')
+    .filter((j) => j.type === ANSWER_JOB && j.outcome === 'already-answered')
     .sort((a, b) => a.id - b.id)
     .map((j) => `${j.repository}#${j.issueNumber ?? '?'} “${j.issueTitle ?? ''}”`);
   const backlogPolicy = describeBacklogPolicy(app.config.github.issues.backlog);
@@ -196,7 +220,7 @@ async function examples(app: App, sim: Simulator, answered: readonly QueueJobRec
     const record = await catalog.find(job.issueGithubId);
     if (!record) continue;
     const { owner, name } = record.repository;
-    const posted = sim.comments(owner, name, record.issue.number).filter((c) => hasMarker(c.body)).at(-1);
+    const posted = sim.comments(owner, name, record.issue.number).filter((c) => isAnswer(c.body)).at(-1);
     if (!posted) continue;
     found.push({ repository: fullName(record.repository), number: record.issue.number, title: record.issue.title, issueUrl: record.issue.htmlUrl, body: posted.body });
   }
@@ -219,7 +243,11 @@ export function renderSummary(outcome: DemoOutcome, places: SummaryPlaces): stri
   lines.push('  issues:   synced into the database (pull requests and closed ones included)');
   lines.push(`  eligible: open issues labelled \`${places.requiredLabel}\`, pull requests excluded`);
   lines.push('  skipped:  an earlier autosolve comment was found, so nothing was posted');
-  lines.push('  comments: new autosolve comments on the simulated GitHub');
+  if (conversed(outcome.rows)) {
+    lines.push('  revised:  answers edited in place after their issue\'s title or body changed');
+    lines.push('  replies:  replies to mentions of @autosolve by trusted authors');
+  }
+  lines.push(`  comments: new autosolve comments on the simulated GitHub (answers${conversed(outcome.rows) ? ' and replies' : ''})`);
   const backlog = sum(outcome.rows, (r) => r.backlog);
   lines.push(`  backlog:  ${backlog} left out as older than the first sync (github.issues.backlog: ${outcome.backlogPolicy})`);
   if (backlog > 0) lines.push(`            set github.issues.backlog: ${outcome.backlogPolicy === 'skip' ? 'answer or 7d' : 'answer or a longer duration'} to answer them`);
@@ -238,22 +266,42 @@ export function renderSummary(outcome: DemoOutcome, places: SummaryPlaces): stri
   return `${lines.join('\n')}\n`;
 }
 
+/** Whether any revision or reply happened: their columns are shown only then. */
+function conversed(rows: readonly RepositoryOutcome[]): boolean {
+  return rows.some((r) => (r.revised ?? 0) > 0 || (r.replies ?? 0) > 0);
+}
+
 function table(rows: readonly RepositoryOutcome[]): string[] {
   const total: RepositoryOutcome = {
     repository: 'total',
     synced: sum(rows, (r) => r.synced),
     eligible: sum(rows, (r) => r.eligible),
     answered: sum(rows, (r) => r.answered),
+    revised: sum(rows, (r) => r.revised ?? 0),
+    replies: sum(rows, (r) => r.replies ?? 0),
     alreadyAnswered: sum(rows, (r) => r.alreadyAnswered),
     backlog: sum(rows, (r) => r.backlog),
     comments: sum(rows, (r) => r.comments),
   };
   const width = Math.max(12, ...rows.map((r) => r.repository.length));
-  const numbers = ['issues', 'eligible', 'answered', 'skipped', 'comments'];
+  const columns: Array<[string, (r: RepositoryOutcome) => number]> = [
+    ['issues', (r) => r.synced],
+    ['eligible', (r) => r.eligible],
+    ['answered', (r) => r.answered],
+    ...(conversed(rows)
+      ? ([
+          ['revised', (r) => r.revised ?? 0],
+          ['replies', (r) => r.replies ?? 0],
+        ] satisfies Array<[string, (r: RepositoryOutcome) => number]>)
+      : []),
+    ['skipped', (r) => r.alreadyAnswered],
+    ['comments', (r) => r.comments],
+  ];
+  const names = columns.map(([name]) => name);
   const line = (first: string, cells: ReadonlyArray<string | number>) =>
-    `  ${first.padEnd(width)}${cells.map((cell, i) => String(cell).padStart((numbers[i] ?? '').length + 2)).join('')}`;
-  const row = (r: RepositoryOutcome) => line(r.repository, [r.synced, r.eligible, r.answered, r.alreadyAnswered, r.comments]);
-  return [line('repository', numbers), ...rows.map(row), line('-'.repeat(width), numbers.map((n) => '-'.repeat(n.length))), row(total)];
+    `  ${first.padEnd(width)}${cells.map((cell, i) => String(cell).padStart((names[i] ?? '').length + 2)).join('')}`;
+  const row = (r: RepositoryOutcome) => line(r.repository, columns.map(([, pick]) => pick(r)));
+  return [line('repository', names), ...rows.map(row), line('-'.repeat(width), names.map((n) => '-'.repeat(n.length))), row(total)];
 }
 
 function sum(rows: readonly RepositoryOutcome[], pick: (row: RepositoryOutcome) => number): number {

@@ -1,8 +1,10 @@
 /** What `autosolve explain` decides from the route and the flags, and how it reads on the terminal. */
 import type { SettledRule } from '../config/schema-rules.js';
 import type { Issue } from '../domain/entities.js';
+import type { MentionSettings } from '../domain/mention.js';
 import type { ExecutorOutput } from '../domain/ports.js';
 import { DEFAULT_EXECUTOR, type Explanation, type Route, type RuleEvent } from '../domain/rules.js';
+import type { Mention } from './explain-mention.js';
 
 /** The flags that override the route: a rule used as if it matched, an executor, a template. */
 export interface Overrides {
@@ -37,14 +39,30 @@ function line(label: string, text: string): void {
   process.stdout.write(`${label.padEnd(WIDTH)}${text}\n`);
 }
 
-export function printIssue(repository: string, issue: Issue, event: RuleEvent): void {
+/** `byComment`: a mention with a comment to go by (its author is the one routed), not the issue's author standing in. */
+export function printIssue(repository: string, issue: Issue, event: RuleEvent, byComment: boolean): void {
   line('repository', repository);
   line('issue', `#${issue.number} ${issue.title.replace(/[\r\n]+/g, ' ')}`);
   line('state', `${issue.state}${issue.isPullRequest ? ' (a pull request)' : ''}`);
   line('labels', issue.labels.length === 0 ? '(none)' : issue.labels.join(', '));
   line('author', `${issue.author ?? '(unknown)'}${issue.authorAssociation === undefined ? '' : ` (${issue.authorAssociation})`}`);
   line('url', issue.htmlUrl);
-  line('event', event === 'mention' ? 'mention (by the issue\'s author, standing in for the comment\'s)' : event);
+  line('event', event === 'mention' && !byComment ? 'mention (by the issue\'s author, standing in for the comment\'s)' : event);
+}
+
+/** The question of a mention, whether the daemon would queue a follow-up for it, and our reply if there is one. */
+export function printMention(mention: Mention, settings: MentionSettings): void {
+  const { question, asks } = mention;
+  if (question === null) {
+    line('comment', `none on the issue mentions ${settings.handle} outside quotes and code (give --comment ID)`);
+    return;
+  }
+  const by = `${question.author ?? '(unknown)'}${question.authorAssociation === undefined ? '' : ` (${question.authorAssociation})`}`;
+  line('comment', `${question.githubId} by ${by}${mention.chosen === 'newest' ? `, the newest mention of ${settings.handle}` : ''}`);
+  line('', question.htmlUrl);
+  for (const text of question.body.trim().split(/\r?\n/).slice(0, 6)) line('', `> ${text}`);
+  line('asks', asks === null || asks.asks ? 'yes: the daemon would queue a follow-up for it' : `no: ${asks.reason}`);
+  line('replied', mention.reply === undefined ? 'not yet' : `already: ${mention.reply.htmlUrl} (the daemon would not reply again)`);
 }
 
 /** Each rule's verdict; a rule that matches after the one that decided is marked as not reached. */

@@ -4,6 +4,7 @@ import type { AppHooks } from '../app.js';
 /** The given hooks plus the metrics' observers: every observer hears every event. */
 export function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
   const polls = [given.onPoll, metrics.onPoll].filter((f) => f !== undefined);
+  const commentPolls = [given.onCommentPoll, metrics.onCommentPoll].filter((f) => f !== undefined);
   return {
     ...given,
     githubTelemetry: fanOut(given.githubTelemetry, metrics.githubTelemetry),
@@ -12,6 +13,7 @@ export function mergeHooks(given: AppHooks, metrics: AppHooks): AppHooks {
     ...pauseListeners(given, metrics),
     ...projectionListeners(given, metrics),
     ...(polls.length > 0 ? { onPoll: (repository, outcome) => polls.forEach((f) => f(repository, outcome)) } : {}),
+    ...(commentPolls.length > 0 ? { onCommentPoll: (repository, outcome) => commentPolls.forEach((f) => f(repository, outcome)) } : {}),
   };
 }
 

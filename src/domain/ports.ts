@@ -321,5 +321,6 @@ export interface IssueCatalog {
 export interface DispatchObserver {
   executorFinished?(info: { readonly repository: string; readonly durationMs: number; readonly ok: boolean }): void;
   commentPosted?(info: { readonly repository: string; readonly number: number; readonly url: string }): void;
-  jobSettled?(info: { readonly repository: string; readonly number: number; readonly outcome: string }): void;
+  /** `type`: the queue job's (answer, revise, follow-up); absent where the reporter does not know it. */
+  jobSettled?(info: { readonly repository: string; readonly number: number; readonly outcome: string; readonly type?: string }): void;
 }

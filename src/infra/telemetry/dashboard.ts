@@ -8,10 +8,11 @@
 import { QUEUE_JOB_STATES } from '../../domain/ports.js';
 import { DAEMONS_CLIENT_SCRIPT, DAEMONS_STYLE, renderDaemons, type DashboardDaemons } from './dashboard-daemons.js';
 import { FLEET_CLIENT_SCRIPT, renderFleet, type DashboardFleet } from './dashboard-fleet.js';
+import { JOBS_CLIENT_SCRIPT, JOBS_STYLE, renderJobs, type DashboardJobs } from './dashboard-jobs.js';
 import { age, count, escapeHtml } from './dashboard-text.js';
 
 export { escapeHtml };
-export type { DashboardDaemons, DashboardFleet };
+export type { DashboardDaemons, DashboardFleet, DashboardJobs };
 
 /** Where the dashboard gets its data; the composition root adapts the status reader to it. */
 export interface DashboardSource {
@@ -45,9 +46,12 @@ export interface DashboardSnapshot {
   /** The daemons on this database and their work units; null (or absent) from a daemon that does not say. */
   daemons?: DashboardDaemons | null;
   queue: { pending: number; running: number; done: number; dead: number };
+  /** The queue by job type and the latest jobs; null (or absent) from a daemon that does not say. */
+  jobs?: DashboardJobs | null;
   /** `resetAt` in Unix epoch seconds; null until GitHub has answered once. */
   rateLimit: { limit: number; remaining: number; resetAt: number } | null;
-  latestComments: Array<{ repository: string; number: number; title: string; url: string; postedAt: string }>;
+  /** `type`: the job that posted it (a `follow-up` posted a reply); absent: an answer. */
+  latestComments: Array<{ repository: string; number: number; title: string; url: string; postedAt: string; type?: string }>;
 }
 
 export interface DashboardRenderOptions {
@@ -135,7 +139,8 @@ function renderComments(comments: DashboardSnapshot['latestComments'], now: numb
       `<span class="title">${escapeHtml(comment.title)}</span>`;
     const url = webUrl(comment.url);
     const link = url === null ? label : `<a href="${escapeHtml(url)}">${label}</a>`;
-    return `<li>${link} <span class="muted">${age(now - Date.parse(comment.postedAt))} ago</span></li>`;
+    const reply = comment.type === 'follow-up' ? ' <span class="badge kind">reply</span>' : '';
+    return `<li>${link}${reply} <span class="muted">${age(now - Date.parse(comment.postedAt))} ago</span></li>`;
   });
   return `<ol>${items.join('')}</ol>`;
 }
@@ -164,6 +169,7 @@ function renderMain(snapshot: DashboardSnapshot): string {
     renderDaemons(snapshot.daemons, now) +
     renderFleet(snapshot.fleet, now) +
     `<section id="repositories"><h2>Repositories</h2>${renderRepositories(snapshot.repositories, now)}${renderMore(snapshot.moreRepositories)}</section>` +
+    renderJobs(snapshot.jobs, now) +
     `<section id="comments"><h2>Latest comments</h2>${renderComments(snapshot.latestComments, now)}</section>`
   );
 }
@@ -179,13 +185,13 @@ export function renderDashboard(snapshot: DashboardSnapshot, options: DashboardR
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>autosolve</title>
-<style nonce="${nonce}">${STYLE}${DAEMONS_STYLE}</style>
+<style nonce="${nonce}">${STYLE}${DAEMONS_STYLE}${JOBS_STYLE}</style>
 </head>
 <body>
 <header><h1>autosolve</h1>${ready}<span class="muted" id="updated">updated <time datetime="${escapeHtml(snapshot.generatedAt)}">${escapeHtml(stamp(snapshot.generatedAt))}</time></span><span id="stale" hidden>showing stale data: the last refresh failed</span></header>
 <main id="status">${renderMain(snapshot)}</main>
 <footer class="muted">Read-only. Refreshes every ${refreshMs % 1000 === 0 ? `${refreshMs / 1000} s` : `${refreshMs} ms`} · <a href="metrics">metrics</a> · <a href="api/status">JSON</a></footer>
-<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs)).replace('__FLEET__', () => FLEET_CLIENT_SCRIPT).replace('__DAEMONS__', () => DAEMONS_CLIENT_SCRIPT)}</script>
+<script nonce="${nonce}">${CLIENT_SCRIPT.replace('__REFRESH_MS__', String(refreshMs)).replace('__FLEET__', () => FLEET_CLIENT_SCRIPT).replace('__DAEMONS__', () => DAEMONS_CLIENT_SCRIPT).replace('__JOBS__', () => JOBS_CLIENT_SCRIPT)}</script>
 </body>
 </html>
 `;
@@ -216,7 +222,7 @@ td.error{color:var(--bad);max-width:320px;overflow:hidden;text-overflow:ellipsis
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;border:1px solid currentColor}
 .badge.ok{color:var(--ok)}.badge.warn{color:var(--warn)}.badge.bad,td.bad{color:var(--bad)}td.bad{font-weight:600}
 ol{margin:0;padding-left:20px}li{margin:4px 0}
-.repo{color:var(--muted)}.number{font-weight:600}
+.repo{color:var(--muted)}.number{font-weight:600}.badge.kind{color:var(--muted);font-weight:500}
 footer{margin-top:8px}
 #fleet table{margin:4px 0 8px}#fleet td.bound{white-space:normal;min-width:240px}#fleet td.bound.stretched{color:var(--warn)}
 #fleet ul{margin:4px 0 0;padding-left:20px}#fleet p{margin:4px 0}#fleet .error{color:var(--bad);overflow-wrap:anywhere}
@@ -298,14 +304,16 @@ const CLIENT_SCRIPT = `
   }
 __FLEET__
 __DAEMONS__
+__JOBS__
   function comments(list, now) {
     if (list.length === 0) return h('p', { 'class': 'muted' }, ['No comments posted yet.']);
     return h('ol', {}, list.map(function (c) {
       var label = [h('span', { 'class': 'repo' }, [c.repository]), ' ', h('span', { 'class': 'number' }, ['#' + c.number]), ' ',
         h('span', { 'class': 'title' }, [c.title])];
       var url = webUrl(c.url);
-      return h('li', {}, [url === null ? h('span', {}, label) : h('a', { href: url }, label), ' ',
-        h('span', { 'class': 'muted' }, [age(now - Date.parse(c.postedAt)) + ' ago'])]);
+      var reply = c.type === 'follow-up' ? [' ', h('span', { 'class': 'badge kind' }, ['reply'])] : [];
+      return h('li', {}, [url === null ? h('span', {}, label) : h('a', { href: url }, label)].concat(reply, [' ',
+        h('span', { 'class': 'muted' }, [age(now - Date.parse(c.postedAt)) + ' ago'])]));
     }));
   }
   function pause(p, now) {
@@ -320,7 +328,7 @@ __DAEMONS__
     var main = document.getElementById('status');
     var banner = pause(s.dispatcherPause, now);
     var parts = [h('div', { 'class': 'cards' }, [queue(s.queue), rateLimit(s.rateLimit, now)]), daemons(s.daemons, now), fleet(s.fleet, now),
-      h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now), more(s.moreRepositories)]),
+      h('section', { id: 'repositories' }, [h('h2', {}, ['Repositories']), repositories(s.repositories, now), more(s.moreRepositories)]), jobs(s.jobs, now),
       h('section', { id: 'comments' }, [h('h2', {}, ['Latest comments']), comments(s.latestComments, now)])];
     main.replaceChildren.apply(main, (banner ? [banner] : []).concat(parts.filter(function (p) { return p !== null; })));
     var ready = document.getElementById('ready');

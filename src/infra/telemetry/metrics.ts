@@ -16,6 +16,12 @@ import { DETECTION_PATHS } from '../../domain/fleet/types.js';
 
 export type PollOutcome = 'changed' | 'not_modified' | 'error';
 
+/** A comment poller's pass: `held` when a mention on an issue not stored yet held the walk back. */
+export type CommentPollOutcome = 'changed' | 'not_modified' | 'held' | 'error';
+
+/** The type label of a settled job whose reporter did not say it. */
+const UNKNOWN_TYPE = 'unknown';
+
 export type QueueState = QueueJobState;
 
 export interface DaemonMetricsOptions {
@@ -29,7 +35,7 @@ export interface DaemonMetricsOptions {
   onCollectError?: (error: unknown) => void;
   /**
    * The repositories (`owner/name`, github.repositories) that get series of
-   * their own in polls_total and comments_posted_total. Any other one — a
+   * their own in polls_total, comment_polls_total and comments_posted_total. Any other one — a
    * discovered repository — is counted under its owner, `acme/*`, as are the
    * organisation's stream passes: 10,000 discovered repositories make one
    * series per organisation and outcome, not 10,000. Default: every
@@ -54,6 +60,7 @@ export class DaemonMetrics {
   readonly contentType: string = this.registry.contentType;
 
   readonly #polls: Counter<'repository' | 'outcome'>;
+  readonly #commentPolls: Counter<'repository' | 'outcome'>;
   readonly #githubRequests: Counter<'method' | 'status'>;
   readonly #notModified: Counter;
   readonly #notModifiedRatio: Gauge;
@@ -68,6 +75,7 @@ export class DaemonMetrics {
   readonly #executorDuration: Histogram<'outcome'>;
   readonly #commentsPosted: Counter<'repository'>;
   readonly #jobsSettled: Counter<'outcome'>;
+  readonly #jobsSettledByType: Counter<'type' | 'outcome'>;
   readonly #dispatcherPaused: Gauge<'reason'>;
   readonly #fleetMembers: Gauge<'path'>;
   readonly #projectedLatency: Gauge<'path'>;
@@ -88,6 +96,13 @@ export class DaemonMetrics {
     this.#polls = new Counter({
       name: `${PREFIX}polls_total`,
       help: 'Issue polls by repository and outcome (changed, not_modified, error); discovered repositories and organisation streams as `org/*`.',
+      labelNames: ['repository', 'outcome'],
+      registers,
+    });
+    // Apart from polls_total: a comment pass is another request with its own outcomes, and sums over polls_total stay issue polls.
+    this.#commentPolls = new Counter({
+      name: `${PREFIX}comment_polls_total`,
+      help: 'Comment polls (a repository\'s comment listing, where mentions are found) by repository and outcome (changed, not_modified, held, error); discovered repositories as `org/*`.',
       labelNames: ['repository', 'outcome'],
       registers,
     });
@@ -174,6 +189,13 @@ export class DaemonMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    // The same events as queue_jobs_settled_total, kept with its one label so queries written against it stay right.
+    this.#jobsSettledByType = new Counter({
+      name: `${PREFIX}queue_jobs_settled_by_type_total`,
+      help: 'Queue jobs the dispatcher finished with, by type (answer, revise, follow-up) and outcome (answered, revised, current, skipped, ...).',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
 
     this.#dispatcherPaused = new Gauge({
       name: `${PREFIX}dispatcher_paused`,
@@ -240,6 +262,11 @@ export class DaemonMetrics {
     this.#polls.inc({ repository: this.#repositoryLabel(repository), outcome });
   }
 
+  /** The comment poller's bookkeeping reports every pass here. */
+  commentPollFinished(repository: string, outcome: CommentPollOutcome): void {
+    this.#commentPolls.inc({ repository: this.#repositoryLabel(repository), outcome });
+  }
+
   /** A repository with series of its own keeps its name; any other is counted under `owner/*`. */
   #repositoryLabel(repository: string): string {
     if (this.#ownSeries === undefined || this.#ownSeries.has(repository.toLowerCase())) return repository;
@@ -296,8 +323,9 @@ export class DaemonMetrics {
       commentPosted: ({ repository }) => {
         this.#commentsPosted.inc({ repository: this.#repositoryLabel(repository) });
       },
-      jobSettled: ({ outcome }) => {
+      jobSettled: ({ outcome, type }) => {
         this.#jobsSettled.inc({ outcome });
+        this.#jobsSettledByType.inc({ type: type ?? UNKNOWN_TYPE, outcome });
       },
     };
   }

@@ -103,7 +103,7 @@ export class DispatchFailures {
     const state = await queue.fail(job, describeError(error));
     const message = state === 'dead' ? `dead after ${job.attempts} attempts` : `attempt ${job.attempts} of ${job.maxAttempts} failed; will retry`;
     log.error({ ...where, attempts: job.attempts, error: describeError(error) }, `${where.repository}#${where.issue}: ${message}`);
-    if (state === 'dead') this.deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
+    if (state === 'dead') this.deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead', type: job.type });
     return undefined;
   }
 
@@ -140,7 +140,7 @@ export class DispatchFailures {
         { ...where, releases, error: described },
         `${where.repository}#${where.issue}: dead after ${releases} releases: the backend kept failing on this issue while it answered others (${described}); \`autosolve jobs retry\` brings it back`,
       );
-      this.deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead' });
+      this.deps.observer?.jobSettled?.({ repository: where.repository, number: where.issue, outcome: 'dead', type: job.type });
     } else {
       log.warn({ ...where, releases, error: described }, `${where.repository}#${where.issue}: the backend failed on this issue alone (release ${releases} of ${MAX_RELEASES}); carrying on with the others`);
     }

@@ -106,7 +106,7 @@ export async function settle(h: Handling, outcome: JobOutcome, result: { url?: s
     ...(result.url === undefined ? {} : { commentUrl: result.url }),
     ...(result.then === undefined ? {} : { then: result.then }),
   });
-  h.deps.observer?.jobSettled?.({ ...h.where, outcome });
+  h.deps.observer?.jobSettled?.({ ...h.where, outcome, type: h.job.type });
   if (POSTED.has(outcome)) return;
   const fields = { repository: h.where.repository, issue: h.where.number, outcome };
   h.deps.log.info(h.job.type === 'answer' ? fields : { ...fields, type: h.job.type, comment: h.job.subjectId || undefined }, `${label(h)}: ${outcome}, nothing posted`);

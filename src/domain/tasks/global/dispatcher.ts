@@ -157,7 +157,7 @@ async function handle(deps: ResolvedDeps, failures: DispatchFailures, job: Queue
     const record = await deps.catalog.find(job.issueGithubId);
     if (!record) {
       await deps.queue.complete(job, { outcome: 'not-eligible' });
-      deps.observer?.jobSettled?.({ repository: '?', number: 0, outcome: 'not-eligible' });
+      deps.observer?.jobSettled?.({ repository: '?', number: 0, outcome: 'not-eligible', type: job.type });
       deps.log.info({ repository: '?', issue: 0, outcome: 'not-eligible' }, '?#0: not-eligible, nothing posted');
       return undefined;
     }
