@@ -86,20 +86,27 @@ for (const engine of await testEngines()) {
       assert.deepEqual(await live(REVISE_JOB), []);
     });
 
-    it('an edit of an issue not answered queues no revise job: never asked, waiting, dry run, judged not eligible, already answered elsewhere', async () => {
+    it('an edit of an issue not answered queues no revise job: never asked, waiting, dry run, judged not eligible', async () => {
       const never = issue(1);
       const waiting = issue(2);
       const dry = issue(3);
       const notEligible = issue(4);
-      const elsewhere = issue(5);
       await sync.save(repo, [never, waiting], cursor, answer(waiting));
-      for (const [subject, outcome] of [[dry, 'dry-run'], [notEligible, 'not-eligible'], [elsewhere, 'already-answered']] as const) {
+      for (const [subject, outcome] of [[dry, 'dry-run'], [notEligible, 'not-eligible']] as const) {
         await sync.save(repo, [subject], cursor, answer(subject));
         await settle(ANSWER_JOB, outcome);
       }
-      const edits = [never, waiting, dry, notEligible, elsewhere].map((i) => later(i, 2, { title: `${i.title} (edited)` }));
-      assert.equal((await sync.save(repo, edits, cursor, [])).changed, 5);
+      const edits = [never, waiting, dry, notEligible].map((i) => later(i, 2, { title: `${i.title} (edited)` }));
+      assert.equal((await sync.save(repo, edits, cursor, [])).changed, 4);
       assert.deepEqual(await live(REVISE_JOB), []);
+    });
+
+    it('an edit of an issue whose answer job found an answer there queues a revise job: it may be ours, posted before a kill', async () => {
+      const found = issue(5);
+      await sync.save(repo, [found], cursor, answer(found));
+      await settle(ANSWER_JOB, 'already-answered');
+      assert.equal((await sync.save(repo, [later(found, 2, { title: `${found.title} (edited)` })], cursor, [])).enqueued, 1);
+      assert.equal((await live(REVISE_JOB)).length, 1);
     });
 
     it('queues nothing when reanalyze is off, its default', async () => {

@@ -174,10 +174,14 @@ async function storedHashes(trx: Transaction<Schema>, statements: StatementCache
 }
 
 /**
- * A `revise` job for each edited issue that an `answer` job answered (not one
- * that found an answer already there: that comment may not be ours to edit).
+ * A `revise` job for each edited issue whose `answer` job answered it, or found
+ * an answer already there: that may be ours, posted by a daemon killed before it
+ * settled the job. The revise flow edits only an answer whose marker carries
+ * its hash (ours), so one from another account or build is left alone there.
  * Edits are rare: this reads the queue only when a save holds some.
  */
+const ANSWERED = ['answered', 'already-answered'];
+
 async function revisionsOf(trx: Transaction<Schema>, statements: StatementCache, edited: readonly PlacedJobTarget[]): Promise<PlacedJob[]> {
   const revisions: PlacedJob[] = [];
   for (let start = 0; start < edited.length; start += CHUNK) {
@@ -194,8 +198,8 @@ async function revisionsOf(trx: Transaction<Schema>, statements: StatementCache,
           .where('issue_github_id', 'in', ids)
           .where('type', '=', ANSWER_JOB)
           .where('state', '=', 'done')
-          .where('outcome', '=', 'answered'),
-      [...ids, ANSWER_JOB, 'done', 'answered'],
+          .where('outcome', 'in', ANSWERED),
+      [...ids, ANSWER_JOB, 'done', ...ANSWERED],
     );
     const answered = new Set(rows.map((row) => Number(row.issue_github_id)));
     for (const e of chunk) if (answered.has(e.issueGithubId)) revisions.push({ type: REVISE_JOB, ...e });

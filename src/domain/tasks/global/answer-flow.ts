@@ -12,7 +12,7 @@ import { contentHash } from '../../content-hash.js';
 import type { Issue } from '../../entities.js';
 import { REVISE_JOB, wantsAnswer } from '../../eligibility.js';
 import { DispatchError } from '../../errors.js';
-import { isAnswer } from '../../marker.js';
+import { isAnswer, readMarker } from '../../marker.js';
 import { renderPrompt } from '../../prompt.js';
 import { AnsweredMeanwhile, hasCause, readComments, readIssue, routeOrSettle, runExecutor, scrubbed, settle, type Handling } from './dispatch-steps.js';
 
@@ -22,7 +22,13 @@ export async function answerFlow(h: Handling): Promise<void> {
   const route = await routeOrSettle(h, { issue, event: 'opened' });
   if (route === undefined) return;
   claim.step.set('checking the comments');
-  if (await answeredAlready(h)) return settle(h, 'already-answered');
+  const existing = (await readComments(h)).find((comment) => isAnswer(comment.body));
+  if (existing !== undefined) {
+    // Ours, posted by a daemon killed before it settled, to text edited since: a revision follows.
+    const marker = readMarker(existing.body);
+    const stale = deps.reanalyze && marker?.kind === 'answer' && marker.hash !== null && marker.hash !== contentHash(issue);
+    return settle(h, 'already-answered', stale ? { then: { type: REVISE_JOB, issueGithubId: issue.githubId } } : {});
+  }
 
   const prompt = renderPrompt(route.prompt ?? deps.promptTemplate, { ...where, title: issue.title, body: issue.body, labels: issue.labels, url: issue.htmlUrl }, deps.maxBodyChars);
   const output = await runExecutor(h, route, issue, prompt);
