@@ -69,6 +69,13 @@ export interface CampaignResult extends Verdict {
    * or our own comments asking for more.
    */
   readonly settledWrites: number;
+  /**
+   * Writes the daemons made on GitHub (comments, edits, reactions), the final
+   * runs' included. The daemon spends at most 450 an hour on a credential,
+   * every daemon and run together; a campaign that needs more measures that
+   * budget's hold rather than recovery.
+   */
+  readonly writes: number;
   /** Milliseconds for the whole campaign. */
   readonly elapsedMs: number;
 }
@@ -129,9 +136,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   // A test's timeout, an exception or the end of the process: no daemon is left running.
   options.signal?.addEventListener('abort', processes.killAll);
   process.on('exit', processes.killAll);
+  let writes = 0;
   const stopNoting = sim.onRequest((request) => {
     const listing = LISTING.exec(request.path);
     if (request.method === 'GET' && listing) ledger.synced.add(`${listing[1]}/${listing[2]}`);
+    if (isWrite(request)) writes++;
   });
   try {
     await executors.start();
@@ -198,7 +207,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     });
     const settled = await processes.start(['run', '--once', '--config', config.file], cli).finished;
     stopCounting();
-    return { rounds: options.rounds, kills, killsDuring, changes: ledger.changes, recoveryMs, final, settled, settledWrites, elapsedMs: Date.now() - started, ...after };
+    return { rounds: options.rounds, kills, killsDuring, changes: ledger.changes, recoveryMs, final, settled, settledWrites, writes, elapsedMs: Date.now() - started, ...after };
   } finally {
     stopNoting();
     await processes.stopAll();
