@@ -281,6 +281,13 @@ export interface JobResult {
   readonly scrubbed?: number;
   /** A job to queue in the same transaction (coalescing into a live one): a revision after an answer to text that changed meanwhile. Default: none. */
   readonly then?: JobRequest;
+  /**
+   * The content hash the answer or revision answered, when re-analysis is on: if
+   * the issue as stored now hashes otherwise (an edit synced while the job ran,
+   * which a live job absorbed), a revision is queued in the same transaction.
+   * Default: none.
+   */
+  readonly answeredHash?: string;
 }
 
 export interface DispatchQueue {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { REVISE_JOB } from '../../domain/eligibility.js';
-import type { DispatchQueue, JobResult, QueueJob, RevisionLog } from '../../domain/ports.js';
+import type { DispatchQueue, JobRequest, JobResult, QueueJob, RevisionLog } from '../../domain/ports.js';
 import { isPostgres } from './engine.js';
 import { enqueueJobs } from './issue-writes.js';
 import { processAlive, type InstanceIdentity } from './instances.js';
@@ -124,16 +124,22 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
       updated_at: now,
       finished_at: now,
     };
-    const then = result.then;
-    if (then === undefined) {
+    const { then, answeredHash } = result;
+    if (then === undefined && answeredHash === undefined) {
       await this.#ownRow(job).set(done).execute();
       return;
     }
-    // The follow-on job is queued only if this claim was still ours to settle.
+    // Follow-on jobs are queued only if this claim was still ours to settle.
     await this.db.transaction().execute(async (trx) => {
       const settled = await ownRow(trx, job).set(done).executeTakeFirst();
       if (Number(settled.numUpdatedRows) === 0) return;
-      await enqueueJobs(trx, this.#statements, [{ ...then, repositoryId: job.repositoryId }], { maxAttempts: job.maxAttempts, now });
+      const next: JobRequest[] = then === undefined ? [] : [then];
+      if (answeredHash !== undefined) {
+        const stored = await trx.selectFrom('issues').select('content_hash').where('github_id', '=', job.issueGithubId).executeTakeFirst();
+        if (stored?.content_hash != null && stored.content_hash !== answeredHash) next.push({ type: REVISE_JOB, issueGithubId: job.issueGithubId });
+      }
+      if (next.length === 0) return;
+      await enqueueJobs(trx, this.#statements, next.map((request) => ({ ...request, repositoryId: job.repositoryId })), { maxAttempts: job.maxAttempts, now });
     });
   }
 

@@ -68,7 +68,7 @@ export async function answerFlow(h: Handling): Promise<void> {
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `answered ${where.repository}#${issue.number}: ${url}`);
-  await settle(h, 'answered', { url, scrubbed: comment.scrubbed, ...then });
+  await settle(h, 'answered', { url, scrubbed: comment.scrubbed, ...then, ...(deps.reanalyze ? { answeredHash: hash } : {}) });
 }
 
 /** Why the issue, read again now, must not get the answer; undefined when it still should. */

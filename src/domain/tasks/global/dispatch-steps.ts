@@ -97,14 +97,17 @@ export async function readIssue(h: Handling, why: string): Promise<Issue> {
 
 /**
  * Settles the job. `then`: a job to queue in the same transaction (the answer
- * went out for text that changed meanwhile: a revision follows).
+ * went out for text that changed meanwhile: a revision follows);
+ * `answeredHash`: what it answered, so that an edit the store took while the
+ * job ran (absorbed by it) still gets its revision.
  */
-export async function settle(h: Handling, outcome: JobOutcome, result: { url?: string; scrubbed?: number; then?: JobRequest } = {}): Promise<void> {
+export async function settle(h: Handling, outcome: JobOutcome, result: { url?: string; scrubbed?: number; then?: JobRequest; answeredHash?: string } = {}): Promise<void> {
   await h.deps.queue.complete(h.job, {
     outcome,
     scrubbed: result.scrubbed ?? 0,
     ...(result.url === undefined ? {} : { commentUrl: result.url }),
     ...(result.then === undefined ? {} : { then: result.then }),
+    ...(result.answeredHash === undefined ? {} : { answeredHash: result.answeredHash }),
   });
   h.deps.observer?.jobSettled?.({ ...h.where, outcome, type: h.job.type });
   if (POSTED.has(outcome)) return;

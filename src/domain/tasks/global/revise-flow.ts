@@ -74,7 +74,7 @@ export async function reviseFlow(h: Handling): Promise<void> {
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `revised the answer on ${where.repository}#${issue.number} after an edit: ${url}`);
-  await settle(h, 'revised', { url, scrubbed: comment.scrubbed, ...then });
+  await settle(h, 'revised', { url, scrubbed: comment.scrubbed, ...then, answeredHash: hash });
 }
 
 /**
