@@ -145,8 +145,7 @@ export class FleetWiring {
       onEnqueued: this.#deps.onEnqueued,
       ...(onPoll ? { onPoll: (organization: string, outcome: 'changed' | 'not_modified' | 'error') => onPoll(`${organization.toLowerCase()}/*`, outcome) } : {}),
       onAvailability: (organization, available, cause) => this.#streamAvailable(organization, available, cause),
-      // Streamed members are walked only when nudged: their comments are read when their issues changed
-      // since they joined (history from before holds no mention that is answered: a fleet's first sync costs none).
+      // Streamed members walk only when nudged: comments are read when issues changed since joining (not for history).
       onRepositoryChanged: (repositoryId, newest) => {
         const joined = this.fleet.byRepositoryId(repositoryId)?.firstSyncedAt;
         if (joined != null && Date.parse(newest) >= Date.parse(joined)) this.#walks?.runner.nudge(repositoryId, COMMENT_POLLER);
@@ -369,8 +368,7 @@ export class FleetWiring {
       sweepBatch: config.github.fleet.sweepBatch,
       discoveryPages: organizations + Math.floor(discovered / 100),
       discoveryIntervalMs: config.github.discoveryInterval,
-      // The comment listing beside the issues', unless nobody may ask for a follow-up.
-      requestsPerWalk: config.ai.mentionFrom.length > 0 ? 2 : 1,
+      requestsPerWalk: config.ai.mentionFrom.length > 0 ? 2 : 1, // the comment listing too, unless follow-ups are off
       budget: {
         restPointsPerMinute: config.github.rateLimit.pointsPerMinute,
         graphqlPointsPerMinute: config.github.rateLimit.graphqlPointsPerMinute,

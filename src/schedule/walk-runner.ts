@@ -134,9 +134,9 @@ export class WalkRunner {
 
   /**
    * Walks `key` (only its job of `resource`, when given) as soon as a slot is
-   * free; during its walk, once more after it. Nudges coalesce. A member backing off after a failure waits its backoff
-   * out whatever nudges: the backoff protects the backend. Returns whether it
-   * is a member.
+   * free; during its walk, once more after it. Nudges coalesce. A member
+   * backing off after a failure waits its backoff out whatever nudges: the
+   * backoff protects the backend. Returns whether it is a member.
    */
   nudge(key: string | number, resource?: string): boolean {
     const members = this.#members.get(String(key))?.filter((m) => !m.removed && (resource === undefined || m.job.resource === resource)) ?? [];
