@@ -9,12 +9,12 @@
  */
 import { formatComment } from '../../comment.js';
 import { contentHash } from '../../content-hash.js';
-import type { Issue } from '../../entities.js';
+import type { Comment, Issue } from '../../entities.js';
 import { REVISE_JOB, wantsAnswer } from '../../eligibility.js';
 import { DispatchError } from '../../errors.js';
 import { isAnswer, readMarker } from '../../marker.js';
 import { renderPrompt } from '../../prompt.js';
-import { AnsweredMeanwhile, hasCause, readComments, readIssue, routeOrSettle, runExecutor, scrubbed, settle, type Handling } from './dispatch-steps.js';
+import { AnsweredMeanwhile, causeOf, readComments, readIssue, routeOrSettle, runExecutor, scrubbed, settle, type Handling } from './dispatch-steps.js';
 
 export async function answerFlow(h: Handling): Promise<void> {
   const { deps, issue, claim, where } = h;
@@ -22,13 +22,8 @@ export async function answerFlow(h: Handling): Promise<void> {
   const route = await routeOrSettle(h, { issue, event: 'opened' });
   if (route === undefined) return;
   claim.step.set('checking the comments');
-  const existing = (await readComments(h)).find((comment) => isAnswer(comment.body));
-  if (existing !== undefined) {
-    // Ours, posted by a daemon killed before it settled, to text edited since: a revision follows.
-    const marker = readMarker(existing.body);
-    const stale = deps.reanalyze && marker?.kind === 'answer' && marker.hash !== null && marker.hash !== contentHash(issue);
-    return settle(h, 'already-answered', stale ? { then: { type: REVISE_JOB, issueGithubId: issue.githubId } } : {});
-  }
+  const existing = await answerOnIssue(h);
+  if (existing !== undefined) return settleFound(h, existing.body);
 
   const prompt = renderPrompt(route.prompt ?? deps.promptTemplate, { ...where, title: issue.title, body: issue.body, labels: issue.labels, url: issue.htmlUrl }, deps.maxBodyChars);
   const output = await runExecutor(h, route, issue, prompt);
@@ -57,13 +52,15 @@ export async function answerFlow(h: Handling): Promise<void> {
       // minutes): the claim must still be ours, and nobody may have answered.
       beforeWrite: async (writeSignal) => {
         await claim.lease.confirm();
-        if (await answeredAlready(h, writeSignal)) throw new AnsweredMeanwhile();
+        const found = await answerOnIssue(h, writeSignal);
+        if (found !== undefined) throw new AnsweredMeanwhile(found.body);
       },
     });
     url = posted.htmlUrl;
   } catch (cause) {
     // Another instance, or this one before a crash, answered meanwhile.
-    if (cause instanceof AnsweredMeanwhile || hasCause(cause, AnsweredMeanwhile)) return settle(h, 'already-answered');
+    const meanwhile = causeOf(cause, AnsweredMeanwhile);
+    if (meanwhile !== undefined) return settleFound(h, meanwhile.body);
     throw new DispatchError(where.repository, issue.number, 'posting the comment', { cause });
   }
   deps.observer?.commentPosted?.({ ...where, url });
@@ -82,8 +79,20 @@ function noLongerAnswered(h: Handling, fresh: Issue): string | undefined {
   return undefined;
 }
 
-/** An answer is on the issue already (a reply to a mention does not count). */
-async function answeredAlready(h: Handling, signal?: AbortSignal): Promise<boolean> {
-  const comments = await readComments(h, signal);
-  return comments.some((comment) => isAnswer(comment.body));
+/** The answer on the issue already, whoever wrote it (a reply to a mention does not count). */
+async function answerOnIssue(h: Handling, signal?: AbortSignal): Promise<Comment | undefined> {
+  return (await readComments(h, signal)).find((comment) => isAnswer(comment.body));
+}
+
+/**
+ * Settles the job `already-answered`: an answer was there (`body`). When it is
+ * ours, posted by a daemon killed before it settled, its marker's hash goes
+ * with the settlement, and the queue, in the same transaction, compares it with
+ * the title and body stored by then: an edit the store took meanwhile (which
+ * this live job absorbed) or before gets its revision.
+ */
+function settleFound(h: Handling, body: string): Promise<void> {
+  const marker = readMarker(body);
+  const hash = h.deps.reanalyze && marker?.kind === 'answer' ? marker.hash : null;
+  return settle(h, 'already-answered', hash === null ? {} : { answeredHash: hash });
 }

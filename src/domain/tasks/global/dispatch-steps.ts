@@ -35,8 +35,12 @@ export interface Handling {
 
 export type Flow = (handling: Handling) => Promise<void>;
 
-/** The marker appeared after the executor ran: someone answered meanwhile. */
-export class AnsweredMeanwhile extends Error {}
+/** The marker appeared after the executor ran: someone answered meanwhile, with this comment. */
+export class AnsweredMeanwhile extends Error {
+  constructor(readonly body: string) {
+    super('an answer appeared on the issue while the executor ran');
+  }
+}
 
 /** The route the rules give this event; a `skip` or `none` settles the job (`skipped`, `not-eligible`) and returns undefined. */
 export async function routeOrSettle(h: Handling, subject: Omit<RouteSubject, 'repository'>): Promise<Extract<Route, { kind: 'run' }> | undefined> {
@@ -125,10 +129,15 @@ export function label(h: Handling): string {
 
 /** Whether an error of this class is somewhere along the cause chain. */
 export function hasCause(error: unknown, kind: new (...args: never[]) => Error): boolean {
+  return causeOf(error, kind) !== undefined;
+}
+
+/** The first error of this class along the cause chain (the error itself included). */
+export function causeOf<E extends Error>(error: unknown, kind: new (...args: never[]) => E): E | undefined {
   let link: unknown = error;
   for (let depth = 0; link instanceof Error && depth < 16; depth++) {
-    if (link instanceof kind) return true;
+    if (link instanceof kind) return link;
     link = (link as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
 }

@@ -32,7 +32,7 @@ export async function followUpFlow(h: Handling): Promise<void> {
     deps.log.info({ ...where, comment: question.githubId, reason: asks.reason }, `${label(h)}: no longer asks: ${asks.reason}`);
     return settle(h, 'not-eligible');
   }
-  if (repliedTo(thread, question)) return settle(h, 'already-answered');
+  if (replyTo(thread, question) !== undefined) return settle(h, 'already-answered');
   const issue = await readIssue(h, 'reading the issue before replying');
   if (issue.locked === true) return settle(h, 'not-eligible');
   const route = await routeOrSettle(h, { issue, event: 'mention', ...(question.authorAssociation === undefined ? {} : { actorAssociation: question.authorAssociation }) });
@@ -57,12 +57,13 @@ export async function followUpFlow(h: Handling): Promise<void> {
     const posted = await deps.github.createComment(h.repository, issue.number, comment.body, claim.signal, {
       beforeWrite: async (writeSignal) => {
         await claim.lease.confirm();
-        if (repliedTo(await readComments(h, writeSignal), question)) throw new AnsweredMeanwhile();
+        const reply = replyTo(await readComments(h, writeSignal), question);
+        if (reply !== undefined) throw new AnsweredMeanwhile(reply.body);
       },
     });
     url = posted.htmlUrl;
   } catch (cause) {
-    if (cause instanceof AnsweredMeanwhile || hasCause(cause, AnsweredMeanwhile)) return settle(h, 'already-answered');
+    if (hasCause(cause, AnsweredMeanwhile)) return settle(h, 'already-answered');
     throw new DispatchError(where.repository, issue.number, `replying to comment ${question.githubId}`, { cause });
   }
   deps.observer?.commentPosted?.({ ...where, url });
@@ -70,8 +71,8 @@ export async function followUpFlow(h: Handling): Promise<void> {
   await settle(h, 'answered', { url, scrubbed: comment.scrubbed });
 }
 
-function repliedTo(thread: readonly Comment[], question: Comment): boolean {
-  return thread.some((comment) => isReplyTo(comment.body, question.githubId));
+function replyTo(thread: readonly Comment[], question: Comment): Comment | undefined {
+  return thread.find((comment) => isReplyTo(comment.body, question.githubId));
 }
 
 /** The `eyes` reaction: it only shows the mention was seen, so a failure is logged and the reply goes on. */

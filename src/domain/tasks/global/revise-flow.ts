@@ -36,7 +36,8 @@ export async function reviseFlow(h: Handling): Promise<void> {
     return settle(h, 'current');
   }
   const hash = contentHash(issue);
-  if (answer.hash === hash) return settle(h, 'current');
+  // Current; settled with its hash, so that an edit the store took meanwhile (absorbed by this live job) is revised.
+  if (answer.hash === hash) return settle(h, 'current', { answeredHash: hash });
 
   const now = deps.now();
   const recent = await conversation.revisions.revisionsSince(issue.githubId, new Date(now.getTime() - DAY_MS).toISOString());
