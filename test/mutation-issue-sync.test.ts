@@ -77,12 +77,14 @@ for (const engine of await testEngines()) {
       );
     });
 
-    it('an issue seen again unchanged is not changed and queues nothing; a new updated_at, a transfer or a new number is a change', async () => {
+    it('an issue seen again unchanged is not changed and queues nothing; a new updated_at or title, a transfer or a new number is a change', async () => {
       const one = issue(1);
       assert.deepEqual(await sync.save(api, [one], cursorAt(null), answer([one])), { changed: 1, enqueued: 1 });
       await settle();
-      assert.deepEqual(await sync.save(api, [{ ...one, title: 'retitled, same updated_at' }], cursorAt(null), answer([one])), { changed: 0, enqueued: 0 });
-      assert.equal((await issueRow(1)).title, 'Issue 1', 'an unchanged updated_at leaves the row alone');
+      assert.deepEqual(await sync.save(api, [one], cursorAt(null), answer([one])), { changed: 0, enqueued: 0 }, 'listed again, unchanged');
+      // updated_at counts whole seconds: a retitle within the same one is a change all the same (test/same-second-changes.test.ts).
+      assert.deepEqual(await sync.save(api, [{ ...one, title: 'retitled, same updated_at' }], cursorAt(null), answer([one])), { changed: 1, enqueued: 0 });
+      assert.equal((await issueRow(1)).title, 'retitled, same updated_at');
       assert.equal((await sync.save(api, [{ ...one, updatedAt: '2026-01-03T00:00:00Z' }], cursorAt(null), [])).changed, 1);
       assert.equal((await sync.save(web, [{ ...one, updatedAt: '2026-01-03T00:00:00Z' }], cursorAt(null), [])).changed, 1, 'transferred');
       assert.equal((await issueRow(1)).repository_id, web);

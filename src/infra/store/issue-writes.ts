@@ -118,7 +118,10 @@ export async function upsertIssues(
         // Every column, the repository id included: issues move between repositories
         // when transferred, and the original project's stale repository_id bug came
         // from a conflict clause that left it out. A row that did not change is left
-        // alone, so RETURNING names exactly the new and changed issues.
+        // alone, so RETURNING names exactly the new and changed issues. GitHub's
+        // updated_at counts whole seconds: a label, an edit or a closing within the
+        // second the row was stored comes back (the listing's since is inclusive) with
+        // the same time, so what a change is made of is compared too.
         .onConflict((oc) =>
           oc
             .column('github_id')
@@ -144,6 +147,9 @@ export async function upsertIssues(
                 eb('issues.updated_at', '!=', eb.ref('excluded.updated_at')),
                 eb('issues.repository_id', '!=', eb.ref('excluded.repository_id')),
                 eb('issues.number', '!=', eb.ref('excluded.number')),
+                eb('issues.content_hash', '!=', eb.ref('excluded.content_hash')),
+                eb('issues.labels', '!=', eb.ref('excluded.labels')),
+                eb('issues.state', '!=', eb.ref('excluded.state')),
               ]),
             ),
         )
