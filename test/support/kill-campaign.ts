@@ -92,7 +92,13 @@ export function random(seed: number): () => number {
   };
 }
 
-const WATCHDOG_MS = 8_000;
+/**
+ * How long a round waits for its kill point before the watchdog kills the
+ * daemon: a few seconds to start and poll, and more for each piece of work
+ * waiting on GitHub, since the daemon writes at most once a second and the
+ * point may come after the others' writes.
+ */
+const watchdogMs = (waiting: Record<WorkKind, number>) => Math.min(30_000, 5_000 + 1_500 * (waiting.answer + waiting.revise + waiting.reply));
 
 /** Every CLI process the campaign starts, so that none outlives it, however it ends. */
 class Processes {
@@ -253,6 +259,8 @@ interface KillPlan {
   readonly delayMs: number;
   /** anytime: how long after the start. */
   readonly anytimeMs: number;
+  /** How long before the watchdog kills the daemon instead (the point never came). */
+  readonly watchdogMs: number;
 }
 
 /** The round's kill point; always the same number of draws, so that the stream of decisions stays the seed's. */
@@ -269,6 +277,7 @@ function planRound(rand: () => number, waiting: Record<WorkKind, number>): KillP
     lists: 1 + Math.floor(listsDraw * 3),
     delayMs: Math.floor(delayDraw * 100),
     anytimeMs: 300 + Math.floor(anytimeDraw * 1_500),
+    watchdogMs: watchdogMs(waiting),
   };
 }
 
@@ -322,7 +331,7 @@ async function killRound(ctx: RoundContext, plan: KillPlan, recovering: Work | u
         const timer = setTimeout(() => resolve(true), ms);
         cleanups.push(() => clearTimeout(timer));
       };
-      const watchdog = setTimeout(() => resolve(false), WATCHDOG_MS);
+      const watchdog = setTimeout(() => resolve(false), plan.watchdogMs);
       cleanups.push(() => clearTimeout(watchdog));
       let seenLists = 0;
       let seenRuns = 0;
