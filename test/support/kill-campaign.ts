@@ -38,7 +38,7 @@ export interface CampaignOptions {
   /** Rounds that end in a kill (a round whose point never comes is killed by its watchdog and counted apart). */
   readonly rounds: number;
   readonly repositories?: number;
-  /** The CLI's entry point, compiled (see compileCli); default: src/cli/main.ts through tsx. */
+  /** The CLI's entry point (see compileCli); default: src/ as it is now, compiled (builtMain). */
   readonly main?: string;
   /** Progress lines (bench). */
   readonly log?: (line: string) => void;
