@@ -123,18 +123,18 @@ for (const engine of await testEngines()) {
       assert.equal((await sync.save(repo, [later(one, 3, { title: 'edited again' })], cursor, [])).enqueued, 1, 'the next edit is one');
     });
 
-    it('an edit a running job absorbed is revised when that job settles with the hash it answered', async () => {
+    it('an edit a running job absorbed is revised when that job settles with the hash stored when it was claimed', async () => {
       const one = await answered();
       await sync.save(repo, [later(one, 2, { title: 'edit 1' })], cursor, []);
       const [running] = await queue.claim(REVISE_JOB, 1, 60_000);
       const edit1 = contentHash(later(one, 2, { title: 'edit 1' }));
       assert.equal((await sync.save(repo, [later(one, 3, { title: 'edit 2' })], cursor, [])).enqueued, 0, 'the running job absorbs the second edit');
-      // It revised for edit 1: edit 2 is still to be revised.
-      await queue.complete(running!, { outcome: 'revised', answeredHash: edit1 });
+      // Claimed when edit 1 was stored: edit 2 came in while it ran, and is still to be revised.
+      await queue.complete(running!, { outcome: 'revised', claimedHash: edit1 });
       assert.equal((await live(REVISE_JOB)).length, 1, 'a revision follows');
-      // A job that answered the text as stored queues nothing more.
+      // A job during which the store took nothing queues nothing more.
       const [next] = await queue.claim(REVISE_JOB, 1, 60_000);
-      await queue.complete(next!, { outcome: 'revised', answeredHash: contentHash(later(one, 3, { title: 'edit 2' })) });
+      await queue.complete(next!, { outcome: 'revised', claimedHash: contentHash(later(one, 3, { title: 'edit 2' })) });
       assert.deepEqual(await live(REVISE_JOB), []);
     });
 

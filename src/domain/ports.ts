@@ -282,12 +282,14 @@ export interface JobResult {
   /** A job to queue in the same transaction (coalescing into a live one): a revision after an answer to text that changed meanwhile. Default: none. */
   readonly then?: JobRequest;
   /**
-   * The content hash the answer or revision answered, when re-analysis is on: if
-   * the issue as stored now hashes otherwise (an edit synced while the job ran,
-   * which a live job absorbed), a revision is queued in the same transaction.
-   * Default: none.
+   * The content hash of the issue as stored when the job was claimed, when
+   * re-analysis is on: if the issue as stored now hashes otherwise, a sync took
+   * an edit while the job ran (the live job absorbed the revision it asked for),
+   * and a revision is queued in the same transaction. Compared with what was
+   * stored, not with what GitHub showed the job: a store behind GitHub asks
+   * nothing until it takes the edit. Default: none.
    */
-  readonly answeredHash?: string;
+  readonly claimedHash?: string;
 }
 
 export interface DispatchQueue {

@@ -124,8 +124,8 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
       updated_at: now,
       finished_at: now,
     };
-    const { then, answeredHash } = result;
-    if (then === undefined && answeredHash === undefined) {
+    const { then, claimedHash } = result;
+    if (then === undefined && claimedHash === undefined) {
       await this.#ownRow(job).set(done).execute();
       return;
     }
@@ -134,9 +134,9 @@ export class SqlJobQueue implements DispatchQueue, RevisionLog {
       const settled = await ownRow(trx, job).set(done).executeTakeFirst();
       if (Number(settled.numUpdatedRows) === 0) return;
       const next: JobRequest[] = then === undefined ? [] : [then];
-      if (answeredHash !== undefined) {
+      if (claimedHash !== undefined) {
         const stored = await trx.selectFrom('issues').select('content_hash').where('github_id', '=', job.issueGithubId).executeTakeFirst();
-        if (stored?.content_hash != null && stored.content_hash !== answeredHash) next.push({ type: REVISE_JOB, issueGithubId: job.issueGithubId });
+        if (stored?.content_hash != null && stored.content_hash !== claimedHash) next.push({ type: REVISE_JOB, issueGithubId: job.issueGithubId });
       }
       if (next.length === 0) return;
       await enqueueJobs(trx, this.#statements, next.map((request) => ({ ...request, repositoryId: job.repositoryId })), { maxAttempts: job.maxAttempts, now });

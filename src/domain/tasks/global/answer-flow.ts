@@ -65,7 +65,7 @@ export async function answerFlow(h: Handling): Promise<void> {
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `answered ${where.repository}#${issue.number}: ${url}`);
-  await settle(h, 'answered', { url, scrubbed: comment.scrubbed, ...then, ...(deps.reanalyze ? { answeredHash: hash } : {}) });
+  await settle(h, 'answered', { url, scrubbed: comment.scrubbed, ...then });
 }
 
 /** Why the issue, read again now, must not get the answer; undefined when it still should. */
@@ -86,13 +86,12 @@ async function answerOnIssue(h: Handling, signal?: AbortSignal): Promise<Comment
 
 /**
  * Settles the job `already-answered`: an answer was there (`body`). When it is
- * ours, posted by a daemon killed before it settled, its marker's hash goes
- * with the settlement, and the queue, in the same transaction, compares it with
- * the title and body stored by then: an edit the store took meanwhile (which
- * this live job absorbed) or before gets its revision.
+ * ours (posted by a daemon killed before it settled) for other text than the
+ * issue's as synced, a revision follows; an edit synced while this job ran
+ * gets one through settle().
  */
 function settleFound(h: Handling, body: string): Promise<void> {
   const marker = readMarker(body);
-  const hash = h.deps.reanalyze && marker?.kind === 'answer' ? marker.hash : null;
-  return settle(h, 'already-answered', hash === null ? {} : { answeredHash: hash });
+  const stale = h.deps.reanalyze && marker?.kind === 'answer' && marker.hash !== null && marker.hash !== contentHash(h.issue);
+  return settle(h, 'already-answered', stale ? { then: { type: REVISE_JOB, issueGithubId: h.issue.githubId } } : {});
 }

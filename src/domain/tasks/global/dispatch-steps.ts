@@ -4,6 +4,8 @@
  * again, settle the job. The flows (answer-flow.ts, revise-flow.ts,
  * follow-up-flow.ts) are sequences of these steps.
  */
+import { contentHash } from '../../content-hash.js';
+import { FOLLOW_UP_JOB } from '../../eligibility.js';
 import { fullName, type Comment, type Issue, type RepositoryRef } from '../../entities.js';
 import { DispatchError } from '../../errors.js';
 import type { ExecutorOutput, JobOutcome, JobRequest, QueueJob } from '../../ports.js';
@@ -101,17 +103,19 @@ export async function readIssue(h: Handling, why: string): Promise<Issue> {
 
 /**
  * Settles the job. `then`: a job to queue in the same transaction (the answer
- * went out for text that changed meanwhile: a revision follows);
- * `answeredHash`: what it answered, so that an edit the store took while the
- * job ran (absorbed by it) still gets its revision.
+ * went out for text that changed meanwhile: a revision follows). An answer or
+ * revision that leaves an answer on the issue settles with the hash of the
+ * issue as stored when it was claimed, so that an edit a sync stored while it
+ * ran (absorbed by this live job) still gets its revision (JobResult.claimedHash).
  */
-export async function settle(h: Handling, outcome: JobOutcome, result: { url?: string; scrubbed?: number; then?: JobRequest; answeredHash?: string } = {}): Promise<void> {
+export async function settle(h: Handling, outcome: JobOutcome, result: { url?: string; scrubbed?: number; then?: JobRequest } = {}): Promise<void> {
+  const followsEdits = h.deps.reanalyze && h.job.type !== FOLLOW_UP_JOB && LEAVES_AN_ANSWER.has(outcome);
   await h.deps.queue.complete(h.job, {
     outcome,
     scrubbed: result.scrubbed ?? 0,
     ...(result.url === undefined ? {} : { commentUrl: result.url }),
     ...(result.then === undefined ? {} : { then: result.then }),
-    ...(result.answeredHash === undefined ? {} : { answeredHash: result.answeredHash }),
+    ...(followsEdits ? { claimedHash: contentHash(h.issue) } : {}),
   });
   h.deps.observer?.jobSettled?.({ ...h.where, outcome, type: h.job.type });
   if (POSTED.has(outcome)) return;
@@ -120,6 +124,8 @@ export async function settle(h: Handling, outcome: JobOutcome, result: { url?: s
 }
 
 const POSTED = new Set<JobOutcome>(['answered', 'revised']);
+/** Outcomes after which the issue has an answer that must follow its edits. */
+const LEAVES_AN_ANSWER = new Set<JobOutcome>(['answered', 'already-answered', 'revised', 'current']);
 
 /** `acme/api#12`, with what the job is about when it is not the issue's answer. */
 export function label(h: Handling): string {

@@ -36,8 +36,7 @@ export async function reviseFlow(h: Handling): Promise<void> {
     return settle(h, 'current');
   }
   const hash = contentHash(issue);
-  // Current; settled with its hash, so that an edit the store took meanwhile (absorbed by this live job) is revised.
-  if (answer.hash === hash) return settle(h, 'current', { answeredHash: hash });
+  if (answer.hash === hash) return settle(h, 'current');
 
   const now = deps.now();
   const recent = await conversation.revisions.revisionsSince(issue.githubId, new Date(now.getTime() - DAY_MS).toISOString());
@@ -75,7 +74,7 @@ export async function reviseFlow(h: Handling): Promise<void> {
   }
   deps.observer?.commentPosted?.({ ...where, url });
   deps.log.info({ ...where, url }, `revised the answer on ${where.repository}#${issue.number} after an edit: ${url}`);
-  await settle(h, 'revised', { url, scrubbed: comment.scrubbed, ...then, answeredHash: hash });
+  await settle(h, 'revised', { url, scrubbed: comment.scrubbed, ...then });
 }
 
 /**
