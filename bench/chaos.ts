@@ -21,10 +21,14 @@ const seed = Number(process.argv[3] ?? 1);
 const verbose = process.env.CHAOS_VERBOSE === '1';
 const started = Date.now();
 
+// Ctrl-C or a kill stops the campaign, and the abort kills every daemon it started.
+const interrupted = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupted.abort());
+
 const build = compileCli();
 let result: Awaited<ReturnType<typeof runCampaign>>;
 try {
-  result = await runCampaign({ seed, rounds, main: build.main, ...(verbose ? { log: (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1)}s ${line}`) } : {}) });
+  result = await runCampaign({ seed, rounds, main: build.main, signal: interrupted.signal, ...(verbose ? { log: (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1)}s ${line}`) } : {}) });
 } finally {
   build.cleanup();
 }
