@@ -165,6 +165,43 @@ describe('the daemon wires its settings and observers', () => {
     assert.match(sim.comments('acme', 'api', 1)[0]?.body ?? '', /Answer for #1\./, 'the answer was posted');
   });
 
+  it('runs ai.concurrency executors at once, never more', async () => {
+    sim = await simulator([{ owner: 'acme', name: 'api', issues: [1, 2, 3, 4].map((n) => ({ title: `Bug ${n}`, labels: LABELLED })) }]);
+    // Each run marks itself running and waits until three are (or one has answered: the fourth runs after),
+    // looks on for a moment to catch a fourth, notes the most it saw, and answers.
+    const running = join(dir.path, 'running');
+    const seen = join(dir.path, 'seen.txt');
+    const script = writeFile(
+      dir.path,
+      'concurrent-agent.cjs',
+      `const fs = require('fs');
+const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+fs.mkdirSync(${JSON.stringify(running)}, { recursive: true });
+const mine = ${JSON.stringify(running)} + '/' + input.number;
+fs.writeFileSync(mine, '');
+const count = () => fs.readdirSync(${JSON.stringify(running)}).length;
+const deadline = Date.now() + 20000;
+let most = count();
+let lookUntil;
+const timer = setInterval(() => {
+  most = Math.max(most, count());
+  if (lookUntil === undefined && (most >= 3 || fs.existsSync(${JSON.stringify(seen)}) || Date.now() > deadline)) lookUntil = Date.now() + 300;
+  if (lookUntil === undefined || Date.now() < lookUntil) return;
+  clearInterval(timer);
+  fs.rmSync(mine);
+  fs.appendFileSync(${JSON.stringify(seen)}, most + '\\n');
+  process.stdout.write('Answer for #' + input.number + '.');
+}, 10);
+`,
+    );
+    const config = daemonConfig(dir.path, sim, ['acme/api'], { github: ANSWERING, ai: { provider: 'command', command: { run: [process.execPath, script] }, concurrency: 3 } });
+    const result = await runCli(['run', '--once', '--config', config.file], { cwd: dir.path });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const counts = readFileSync(seen, 'utf8').trim().split('\n').map(Number);
+    assert.equal(counts.length, 4, 'each issue answered once');
+    assert.equal(Math.max(...counts), 3, `three runs at once, never four: ${counts.join(', ')}`);
+  });
+
   it('with ai.provider openai and no ai.openai.apiKey, sends OPENAI_API_KEY from the environment and never logs it', async () => {
     sim = await simulator([{ owner: 'acme', name: 'api', issues: [{ title: 'Bug 1', labels: LABELLED }] }]);
     const openai = await openaiServer(OPENAI_KEY);
