@@ -23,7 +23,7 @@ import { dispatcher } from '../src/domain/tasks/global/dispatcher.js';
 import { SqlIssueCatalog, SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore, type Database } from '../src/infra/store/index.js';
 import type { SimIssueInput, Simulator } from '../src/simulator/index.js';
 import { simulator, TOKEN } from './support/daemon.js';
-import { capturingLog, client, executor } from './support/dispatch.js';
+import { asSynced, capturingLog, client, executor } from './support/dispatch.js';
 import { freshDatabase } from './support/store.js';
 
 const V1 = { title: 'Crash on start', body: 'It crashes.' };
@@ -67,13 +67,7 @@ describe('conversation: an edit stored while a job about the issue runs', () => 
   });
 
   /** The issue as the simulator has it now, as a sync would store it. */
-  const current = (): Issue => {
-    const i = sim.issues('acme', 'api')[0]!;
-    return {
-      githubId: i.id, number: i.number, title: i.title, body: i.body, state: i.state, isPullRequest: i.pullRequest, labels: i.labels,
-      author: i.user, htmlUrl: `https://github.com/acme/api/issues/${i.number}`, commentsCount: i.comments, createdAt: i.createdAt, updatedAt: i.updatedAt,
-    };
-  };
+  const current = (): Issue => asSynced(sim.issues('acme', 'api')[0]!);
   /** A sync of the issue as it is now, queueing its answer job when asked (a new issue's sync). */
   const store = (jobs: readonly string[] = []) => sync.save(repositoryId, [current()], cursor, jobs.map((type) => ({ type, issueGithubId: current().githubId })));
   /** The issue edited on GitHub, and that edit stored. */

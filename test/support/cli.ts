@@ -77,19 +77,18 @@ export function writeFile(dir: string, name: string, text: string): string {
  * `../package.json` is the project's) under a hash of the sources, shared by
  * every test file of a run and rebuilt when a source changes; it is written
  * beside and renamed into place, so that test files starting together never
- * see half of one. Older builds are removed.
+ * see half of one. Older builds are removed. Worked out once per process.
  */
-let built: { readonly hash: string; readonly main: string } | undefined;
+let built: string | undefined;
 
 export function builtMain(): string {
+  if (built !== undefined) return built; // the sources do not change under a running test file
   const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
     .sort();
   const hash = createHash('sha256');
   for (const file of sources) hash.update(file).update('\0').update(readFileSync(join(ROOT, 'src', file))).update('\0');
-  const digest = hash.digest('hex').slice(0, 16);
-  if (built?.hash === digest) return built.main;
-  const dir = join(ROOT, `${BUILD_PREFIX}${digest}`);
+  const dir = join(ROOT, `${BUILD_PREFIX}${hash.digest('hex').slice(0, 16)}`);
   if (!existsSync(dir)) {
     const scratch = mkdtempSync(join(ROOT, `${BUILD_PREFIX}partial-`));
     buildSync({ entryPoints: sources.map((file) => join(ROOT, 'src', file)), outdir: scratch, outbase: join(ROOT, 'src'), format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
@@ -100,8 +99,8 @@ export function builtMain(): string {
     }
     removeOldBuilds(dir);
   }
-  built = { hash: digest, main: join(dir, 'cli/main.js') };
-  return built.main;
+  built = join(dir, 'cli/main.js');
+  return built;
 }
 
 const BUILD_PREFIX = '.test-build-';

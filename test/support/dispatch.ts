@@ -9,7 +9,8 @@ import { dispatcher } from '../../src/domain/tasks/global/dispatcher.js';
 import { ANSWER_JOB } from '../../src/domain/eligibility.js';
 import { GitHubClient } from '../../src/infra/github/index.js';
 import { SqlIssueCatalog, SqlIssueSyncStore, SqlJobQueue, SqlRepositoryStore, type Database } from '../../src/infra/store/index.js';
-import type { Simulator } from '../../src/simulator/index.js';
+import type { SimIssue, Simulator } from '../../src/simulator/index.js';
+import type { Issue } from '../../src/domain/entities.js';
 import { TOKEN } from './daemon.js';
 
 export interface LogLine {
@@ -45,7 +46,13 @@ export async function seedQueue(database: Database, sim: Simulator, only?: reado
     { owner: 'acme', name: 'api' },
     { githubId: 1, owner: 'acme', name: 'api', private: false, htmlUrl: '' },
   );
-  const issues = sim.issues('acme', 'api').map((i) => ({
+  const issues = sim.issues('acme', 'api').map(asSynced);
+  await new SqlIssueSyncStore(database.db, { maxAttempts: 3 }).save(repositoryId, issues, { since: null, page: 1, etag: null }, issues.filter((i) => !only || only.includes(i.number)).map((i) => ({ type: ANSWER_JOB, issueGithubId: i.githubId })));
+}
+
+/** A simulator issue of acme/api as an issue sync stores it. */
+export function asSynced(i: SimIssue): Issue {
+  return {
     githubId: i.id,
     number: i.number,
     title: i.title,
@@ -58,8 +65,7 @@ export async function seedQueue(database: Database, sim: Simulator, only?: reado
     commentsCount: i.comments,
     createdAt: i.createdAt,
     updatedAt: i.updatedAt,
-  }));
-  await new SqlIssueSyncStore(database.db, { maxAttempts: 3 }).save(repositoryId, issues, { since: null, page: 1, etag: null }, issues.filter((i) => !only || only.includes(i.number)).map((i) => ({ type: ANSWER_JOB, issueGithubId: i.githubId })));
+  };
 }
 
 export function queueOf(database: Database, id = 'this-instance'): SqlJobQueue {
